@@ -1,0 +1,159 @@
+// Every failure rustplug reports is one of these classes, each with a stable `code`.
+// Codes are part of the public API: never rename one, only add.
+
+export type PluginErrorCode =
+  | 'ERR_PLUGIN_NOT_FOUND'
+  | 'ERR_PLUGIN_NOT_A_FILE'
+  | 'ERR_PLUGIN_NOT_ELF'
+  | 'ERR_PLUGIN_MALFORMED'
+  | 'ERR_PLUGIN_WRONG_ARCH'
+  | 'ERR_PLUGIN_NOT_SHARED_OBJECT'
+  | 'ERR_PLUGIN_MISSING_DEPENDENCY'
+  | 'ERR_PLUGIN_DLOPEN'
+  | 'ERR_PLUGIN_MISSING_SYMBOL'
+  | 'ERR_PLUGIN_BAD_DECLARATION'
+  | 'ERR_PLUGIN_INVALID_ARG'
+  | 'ERR_PLUGIN_CLOSED'
+  | 'ERR_PLUGIN_INTEGRITY'
+  | 'ERR_PLUGIN_INSECURE'
+  | 'ERR_PLUGIN_PANIC';
+
+export interface PluginErrorOptions {
+  path?: string;
+  cause?: unknown;
+}
+
+/** Base class of every error rustplug throws about a plugin. */
+export class PluginError extends Error {
+  readonly code: PluginErrorCode;
+  /** The plugin file the error is about, when there is one. */
+  readonly path?: string;
+
+  constructor(code: PluginErrorCode, message: string, options: PluginErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options.path !== undefined) this.path = options.path;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The path does not exist (ERR_PLUGIN_NOT_FOUND) or is not a regular file (ERR_PLUGIN_NOT_A_FILE). */
+export class PluginNotFoundError extends PluginError {
+  constructor(code: 'ERR_PLUGIN_NOT_FOUND' | 'ERR_PLUGIN_NOT_A_FILE', message: string, options?: PluginErrorOptions) {
+    super(code, message, options);
+  }
+}
+
+/** The file is not a loadable ELF shared object: not ELF, truncated/corrupt, or an executable. */
+export class PluginFormatError extends PluginError {
+  constructor(
+    code: 'ERR_PLUGIN_NOT_ELF' | 'ERR_PLUGIN_MALFORMED' | 'ERR_PLUGIN_NOT_SHARED_OBJECT',
+    message: string,
+    options?: PluginErrorOptions,
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The ELF file was built for another class (32/64-bit), byte order or machine than this process. */
+export class PluginArchError extends PluginError {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(message: string, expected: string, actual: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_WRONG_ARCH', message, options);
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A `NEEDED` library of the plugin cannot be found the way the dynamic loader would search. */
+export class MissingDependencyError extends PluginError {
+  /** The unresolved `NEEDED` names, in ELF order. */
+  readonly missing: readonly string[];
+  constructor(message: string, missing: readonly string[], options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_MISSING_DEPENDENCY', message, options);
+    this.missing = missing;
+  }
+}
+
+/** `dlopen` itself failed; `dlerror` is the loader's own text. */
+export class DlopenError extends PluginError {
+  readonly dlerror: string;
+  constructor(message: string, dlerror: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_DLOPEN', message, options);
+    this.dlerror = dlerror;
+  }
+}
+
+/** A declared symbol is not exported by the plugin. */
+export class MissingSymbolError extends PluginError {
+  readonly symbol: string;
+  /** Exported names close to the one asked for, best first. */
+  readonly suggestions: readonly string[];
+  constructor(message: string, symbol: string, suggestions: readonly string[], options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_MISSING_SYMBOL', message, options);
+    this.symbol = symbol;
+    this.suggestions = suggestions;
+  }
+}
+
+/** The declaration passed to `open` is invalid (unknown type, bad shape). */
+export class DeclarationError extends PluginError {
+  constructor(message: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_BAD_DECLARATION', message, options);
+  }
+}
+
+/** A call's arguments do not match the declaration. A TypeError, as callers expect. */
+export class PluginArgumentError extends TypeError {
+  readonly code = 'ERR_PLUGIN_INVALID_ARG' as const;
+  readonly symbol: string;
+  constructor(symbol: string, message: string) {
+    super(message);
+    this.symbol = symbol;
+  }
+  override get name(): string {
+    return 'PluginArgumentError';
+  }
+}
+
+/** A symbol of a library was called after `lib.close()`. */
+export class PluginClosedError extends PluginError {
+  constructor(message: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_CLOSED', message, options);
+  }
+}
+
+/** The file's hash differs from the `integrity` option. */
+export class IntegrityError extends PluginError {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(message: string, expected: string, actual: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_INTEGRITY', message, options);
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** The plugin file or a directory above it is writable by other users. */
+export class InsecurePluginError extends PluginError {
+  constructor(message: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_INSECURE', message, options);
+  }
+}
+
+/** A plugin's future reported `Panicked` (the plugin caught a panic in `poll`). */
+export class PluginPanicError extends PluginError {
+  readonly symbol: string;
+  constructor(symbol: string, options?: PluginErrorOptions) {
+    super(
+      'ERR_PLUGIN_PANIC',
+      `the future returned by '${symbol}' panicked while being polled; the plugin caught the panic, so the process is fine, but the call failed (see the plugin's stderr for the panic message)`,
+      options,
+    );
+    this.symbol = symbol;
+  }
+}
