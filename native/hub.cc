@@ -1,0 +1,466 @@
+#include "hub.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace rustplug {
+
+// ---------------------------------------------------------------------------------------------
+// HubCore: the cross-thread half.
+
+void HubCore::Enqueue(WakerCell* cell) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (async_ == nullptr) return;  // environment gone: the wake has nobody to reach
+  cell->Retain();
+  const bool first = ready_.empty();
+  ready_.push_back(cell);
+  // One signal per batch: the JS thread takes the whole list when it runs.
+  if (first) {
+    signals.fetch_add(1, std::memory_order_relaxed);
+    uv_async_send(async_);
+  }
+}
+
+void HubCore::TakeReady(std::vector<WakerCell*>& out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out.swap(ready_);
+}
+
+void HubCore::Detach(std::vector<WakerCell*>& leftover) {
+  std::lock_guard<std::mutex> lock(mu_);
+  async_ = nullptr;
+  leftover.swap(ready_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hub: the JS-thread half.
+
+namespace {
+
+struct InstanceData {
+  Hub* hub = nullptr;
+};
+
+void FinalizeInstance(napi_env, void* data, void*) { delete static_cast<InstanceData*>(data); }
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+napi_value Int64ToJs(napi_env env, int64_t v) {
+  napi_value out;
+  if (v >= -static_cast<int64_t>(kMaxSafeInteger) && v <= static_cast<int64_t>(kMaxSafeInteger)) {
+    napi_create_double(env, static_cast<double>(v), &out);
+  } else {
+    napi_create_bigint_int64(env, v, &out);
+  }
+  return out;
+}
+
+napi_value Uint64ToJs(napi_env env, uint64_t v) {
+  napi_value out;
+  if (v <= static_cast<uint64_t>(kMaxSafeInteger)) {
+    napi_create_double(env, static_cast<double>(v), &out);
+  } else {
+    napi_create_bigint_uint64(env, v, &out);
+  }
+  return out;
+}
+
+napi_value PointerToJs(napi_env env, void* p) {
+  napi_value out;
+  if (p == nullptr) {
+    napi_get_null(env, &out);
+  } else {
+    napi_create_bigint_uint64(env, reinterpret_cast<uintptr_t>(p), &out);
+  }
+  return out;
+}
+
+napi_value NumberToJs(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+template <typename T>
+uint8_t CallPoll(void* poll_fn, void* fut_ptr, FfiContext* cx, T* out) {
+  FfiPoll<T> r = reinterpret_cast<PollFn<T>>(poll_fn)(fut_ptr, cx);
+  if (r.tag == kPollReady) *out = r.value;
+  return r.tag;
+}
+
+// Pointers arrive from koffi as numbers (u64 fields below 2^53) or bigints.
+bool ReadAddress(napi_env env, napi_value v, uintptr_t* out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_number) {
+    double d;
+    napi_get_value_double(env, v, &d);
+    if (!(d >= 0) || d > kMaxSafeInteger || std::floor(d) != d) return false;
+    *out = static_cast<uintptr_t>(d);
+    return true;
+  }
+  if (t == napi_bigint) {
+    uint64_t u;
+    bool lossless;
+    napi_get_value_bigint_uint64(env, v, &u, &lossless);
+    if (!lossless) return false;
+    *out = static_cast<uintptr_t>(u);
+    return true;
+  }
+  return false;
+}
+
+napi_value Undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+}  // namespace
+
+Hub* Hub::Of(napi_env env) {
+  InstanceData* data = nullptr;
+  napi_get_instance_data(env, reinterpret_cast<void**>(&data));
+  if (data == nullptr) {
+    data = new InstanceData();
+    napi_set_instance_data(env, data, FinalizeInstance, nullptr);
+  }
+  if (data->hub == nullptr) data->hub = new Hub(env);
+  return data->hub;
+}
+
+Hub::Hub(napi_env env) : env_(env) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  async_ = new uv_async_t;
+  uv_async_init(loop, async_, OnAsync);
+  async_->data = this;
+  // No pending future, no reason to keep the process alive.
+  uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  core_ = new HubCore(async_);
+
+  napi_value resource, name;
+  napi_create_object(env, &resource);
+  napi_create_reference(env, resource, 1, &resource_);
+  napi_create_string_utf8(env, "rustplug:future", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &async_context_);
+  napi_add_async_cleanup_hook(env, OnTeardown, this, &cleanup_);
+}
+
+Hub::~Hub() = default;
+
+void Hub::RefLoop(bool add) {
+  if (add) {
+    if (loop_refs_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
+  } else {
+    if (--loop_refs_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  }
+}
+
+uint8_t Hub::PollOnce(ResultKind kind, void* poll_fn, void* fut_ptr, WakerCell* cell, napi_value js_poll,
+                      napi_value* value, napi_value* error) {
+  ++polls_;
+  FfiContext cx{&cell->base};  // borrowed by the plugin for this call only
+  napi_env env = env_;
+  uint8_t tag;
+  switch (kind) {
+    case kVoid: {
+      tag = reinterpret_cast<PollUnitFn>(poll_fn)(fut_ptr, &cx).tag;
+      if (tag == kPollReady) *value = Undefined(env);
+      return tag;
+    }
+    case kBool: {
+      uint8_t v;
+      tag = CallPoll<uint8_t>(poll_fn, fut_ptr, &cx, &v);
+      if (tag == kPollReady) napi_get_boolean(env, v != 0, value);
+      return tag;
+    }
+#define RUSTPLUG_NUMBER_KIND(KIND, CTYPE)                         \
+  case KIND: {                                                    \
+    CTYPE v;                                                      \
+    tag = CallPoll<CTYPE>(poll_fn, fut_ptr, &cx, &v);             \
+    if (tag == kPollReady) *value = NumberToJs(env, static_cast<double>(v)); \
+    return tag;                                                   \
+  }
+      RUSTPLUG_NUMBER_KIND(kI8, int8_t)
+      RUSTPLUG_NUMBER_KIND(kU8, uint8_t)
+      RUSTPLUG_NUMBER_KIND(kI16, int16_t)
+      RUSTPLUG_NUMBER_KIND(kU16, uint16_t)
+      RUSTPLUG_NUMBER_KIND(kI32, int32_t)
+      RUSTPLUG_NUMBER_KIND(kU32, uint32_t)
+      RUSTPLUG_NUMBER_KIND(kF32, float)
+      RUSTPLUG_NUMBER_KIND(kF64, double)
+#undef RUSTPLUG_NUMBER_KIND
+    case kI64: {
+      int64_t v;
+      tag = CallPoll<int64_t>(poll_fn, fut_ptr, &cx, &v);
+      if (tag == kPollReady) *value = Int64ToJs(env, v);
+      return tag;
+    }
+    case kU64: {
+      uint64_t v;
+      tag = CallPoll<uint64_t>(poll_fn, fut_ptr, &cx, &v);
+      if (tag == kPollReady) *value = Uint64ToJs(env, v);
+      return tag;
+    }
+    case kPointer: {
+      void* v;
+      tag = CallPoll<void*>(poll_fn, fut_ptr, &cx, &v);
+      if (tag == kPollReady) *value = PointerToJs(env, v);
+      return tag;
+    }
+    case kJs: {
+      // koffi performs the call with the struct result type; we get {tag, value} back.
+      napi_value cx_addr, global, result, tag_v;
+      napi_create_bigint_uint64(env, reinterpret_cast<uintptr_t>(&cx), &cx_addr);
+      napi_get_global(env, &global);
+      if (napi_call_function(env, global, js_poll, 1, &cx_addr, &result) != napi_ok) {
+        napi_get_and_clear_last_exception(env, error);
+        return kPollPanicked;
+      }
+      uint32_t t = kPollPanicked;
+      if (napi_get_named_property(env, result, "tag", &tag_v) == napi_ok) napi_get_value_uint32(env, tag_v, &t);
+      if (t == kPollReady) napi_get_named_property(env, result, "value", value);
+      return static_cast<uint8_t>(t);
+    }
+    default:
+      return 0xff;
+  }
+}
+
+napi_value Hub::MakePanicError(uint32_t symbol_id) {
+  napi_value err = nullptr;
+  if (make_panic_ != nullptr) {
+    napi_value fn, global, arg;
+    napi_get_reference_value(env_, make_panic_, &fn);
+    napi_get_global(env_, &global);
+    napi_create_uint32(env_, symbol_id, &arg);
+    if (napi_call_function(env_, global, fn, 1, &arg, &err) == napi_ok) return err;
+    napi_get_and_clear_last_exception(env_, &err);
+    return err;
+  }
+  napi_value msg;
+  napi_create_string_utf8(env_, "a plugin future panicked", NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env_, nullptr, msg, &err);
+  return err;
+}
+
+void Hub::Forget(Task* task) {
+  // drop_fn runs exactly once per future: here, and only for a task that left pending_.
+  task->drop_fn(task->fut_ptr);
+  task->cell->task = nullptr;
+  task->cell->Release();
+  if (task->js_poll != nullptr) napi_delete_reference(env_, task->js_poll);
+  if (task->keep != nullptr) napi_delete_reference(env_, task->keep);
+  if (task->keeps_loop_alive) RefLoop(false);
+  delete task;
+}
+
+void Hub::Settle(Task* task, uint8_t tag, napi_value value, napi_value error) {
+  pending_.erase(task->id);
+  napi_deferred deferred = task->deferred;
+  const uint32_t symbol_id = task->symbol_id;
+  Forget(task);
+  ++settled_;
+  if (tag == kPollReady && error == nullptr) {
+    napi_resolve_deferred(env_, deferred, value);
+  } else {
+    napi_reject_deferred(env_, deferred, error != nullptr ? error : MakePanicError(symbol_id));
+  }
+}
+
+void Hub::OnAsync(uv_async_t* handle) { static_cast<Hub*>(handle->data)->Drain(); }
+
+void Hub::Drain() {
+  ++drains_;
+  core_->TakeReady(batch_);
+  if (batch_.empty()) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env_, &scope);
+  napi_value resource;
+  napi_get_reference_value(env_, resource_, &resource);
+  // A callback scope, so promise reactions and nextTicks run when the batch is done.
+  napi_callback_scope cb_scope;
+  napi_open_callback_scope(env_, resource, async_context_, &cb_scope);
+  for (WakerCell* cell : batch_) {
+    // Cleared before polling: a wake during this poll re-queues the cell for exactly one more poll.
+    cell->queued.store(false, std::memory_order_release);
+    Task* task = cell->task;
+    if (task != nullptr) {
+      napi_handle_scope inner;
+      napi_open_handle_scope(env_, &inner);
+      napi_value js_poll = nullptr, value = nullptr, error = nullptr;
+      if (task->js_poll != nullptr) napi_get_reference_value(env_, task->js_poll, &js_poll);
+      uint8_t tag = PollOnce(task->kind, task->poll_fn, task->fut_ptr, cell, js_poll, &value, &error);
+      if (tag != kPollPending) {
+        if (tag > kPollPanicked) error = MakePanicError(task->symbol_id);
+        Settle(task, tag, value, error);
+      }
+      napi_close_handle_scope(env_, inner);
+    }
+    cell->Release();  // the ready list's reference
+  }
+  batch_.clear();
+  napi_close_callback_scope(env_, cb_scope);
+  napi_close_handle_scope(env_, scope);
+}
+
+napi_value Hub::Setup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (make_panic_ != nullptr) napi_delete_reference(env, make_panic_);
+  napi_create_reference(env, argv[0], 1, &make_panic_);
+  return Undefined(env);
+}
+
+napi_value Hub::Start(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  uintptr_t fut_ptr = 0, poll_fn = 0, drop_fn = 0;
+  uint32_t kind = 0, symbol_id = 0;
+  bool keep_alive = true;
+  if (argc < 6 || !ReadAddress(env, argv[0], &fut_ptr) || !ReadAddress(env, argv[1], &poll_fn) ||
+      !ReadAddress(env, argv[2], &drop_fn) || napi_get_value_uint32(env, argv[3], &kind) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &symbol_id) != napi_ok ||
+      napi_get_value_bool(env, argv[5], &keep_alive) != napi_ok || kind >= kResultKindCount) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad arguments to start()");
+    return nullptr;
+  }
+  if (poll_fn == 0 || drop_fn == 0) {
+    napi_throw_type_error(env, "ERR_PLUGIN_BAD_DECLARATION",
+                          "the returned FfiFuture has a null poll_fn or drop_fn: the symbol probably does "
+                          "not return an FfiFuture; check its declared result");
+    return nullptr;
+  }
+  napi_value js_poll = nullptr;
+  if (kind == kJs) {
+    napi_valuetype t = napi_undefined;
+    if (argc > 6) napi_typeof(env, argv[6], &t);
+    if (t != napi_function) {
+      napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: struct future without jsPoll");
+      return nullptr;
+    }
+    js_poll = argv[6];
+  }
+
+  WakerCell* cell = WakerCell::Create(core_);
+  napi_value value = nullptr, error = nullptr;
+  void* fut = reinterpret_cast<void*>(fut_ptr);
+  const uint8_t tag = PollOnce(static_cast<ResultKind>(kind), reinterpret_cast<void*>(poll_fn), fut, cell,
+                               js_poll, &value, &error);
+  if (tag != kPollPending) {
+    // Settled on the first poll: no task, no promise, no thread hop.
+    reinterpret_cast<DropFn>(drop_fn)(fut);
+    cell->Release();
+    ++settled_;
+    if (tag == kPollReady && error == nullptr) return value;
+    napi_throw(env, error != nullptr ? error : MakePanicError(symbol_id));
+    return nullptr;
+  }
+
+  Task* task = new Task{next_id_++, fut, reinterpret_cast<void*>(poll_fn), reinterpret_cast<DropFn>(drop_fn),
+                        cell, nullptr, nullptr, nullptr, symbol_id, static_cast<ResultKind>(kind), keep_alive};
+  cell->task = task;
+  napi_value promise;
+  napi_create_promise(env, &task->deferred, &promise);
+  if (js_poll != nullptr) napi_create_reference(env, js_poll, 1, &task->js_poll);
+  if (argc > 7) {
+    napi_valuetype t;
+    napi_typeof(env, argv[7], &t);
+    if (t != napi_undefined && t != napi_null) napi_create_reference(env, argv[7], 1, &task->keep);
+  }
+  if (argc > 8) {
+    napi_valuetype t;
+    napi_typeof(env, argv[8], &t);
+    if (t == napi_object) {
+      napi_value id;
+      napi_create_double(env, static_cast<double>(task->id), &id);
+      napi_set_named_property(env, argv[8], "id", id);
+    }
+  }
+  pending_.emplace(task->id, task);
+  if (keep_alive) RefLoop(true);
+  return promise;
+}
+
+napi_value Hub::Cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  double id = 0;
+  napi_value result;
+  if (argc < 2 || napi_get_value_double(env, argv[0], &id) != napi_ok) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  auto it = pending_.find(static_cast<uint64_t>(id));
+  if (it == pending_.end()) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  Task* task = it->second;
+  pending_.erase(it);
+  napi_deferred deferred = task->deferred;
+  Forget(task);
+  ++settled_;
+  napi_reject_deferred(env, deferred, argv[1]);
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
+napi_value Hub::Stats(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_object(env, &out);
+  auto set = [&](const char* key, double v) {
+    napi_value n;
+    napi_create_double(env, v, &n);
+    napi_set_named_property(env, out, key, n);
+  };
+  set("pending", static_cast<double>(pending_.size()));
+  set("wakerCells", static_cast<double>(core_->cells_alive.load()));
+  set("wakerClones", static_cast<double>(core_->waker_clones.load()));
+  set("wakes", static_cast<double>(core_->wakes.load()));
+  set("signals", static_cast<double>(core_->signals.load()));
+  set("drains", static_cast<double>(drains_));
+  set("polls", static_cast<double>(polls_));
+  set("settled", static_cast<double>(settled_));
+  set("loopRefs", static_cast<double>(loop_refs_));
+  // Native bytes a pending future costs the host: its task, its waker cell and its map node.
+  set("bytesPerPending", static_cast<double>(sizeof(Task) + sizeof(WakerCell) + 2 * sizeof(void*) +
+                                             sizeof(std::pair<const uint64_t, Task*>) + sizeof(void*)));
+  return out;
+}
+
+void Hub::OnTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
+  Hub* hub = static_cast<Hub*>(arg);
+  napi_env env = hub->env_;
+  // Pending futures are dropped now, on this thread, while the plugin code is still mapped;
+  // their promises die with the environment.
+  for (auto& entry : hub->pending_) hub->Forget(entry.second);
+  hub->pending_.clear();
+  std::vector<WakerCell*> leftover;
+  hub->core_->Detach(leftover);
+  for (WakerCell* cell : leftover) cell->Release();
+  if (hub->make_panic_ != nullptr) napi_delete_reference(env, hub->make_panic_);
+  napi_async_destroy(env, hub->async_context_);
+  napi_delete_reference(env, hub->resource_);
+  InstanceData* data = nullptr;
+  napi_get_instance_data(env, reinterpret_cast<void**>(&data));
+  if (data != nullptr) data->hub = nullptr;
+  hub->cleanup_ = handle;
+  uv_close(reinterpret_cast<uv_handle_t*>(hub->async_), OnClosed);
+}
+
+void Hub::OnClosed(uv_handle_t* handle) {
+  Hub* hub = static_cast<Hub*>(handle->data);
+  delete reinterpret_cast<uv_async_t*>(handle);
+  napi_async_cleanup_hook_handle cleanup = hub->cleanup_;
+  hub->core_->Release();  // wakers still alive keep the core until their last reference goes
+  delete hub;
+  napi_remove_async_cleanup_hook(cleanup);
+}
+
+}  // namespace rustplug
