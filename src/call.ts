@@ -1,0 +1,221 @@
+// Turns one declared symbol into a JS function: a specialised wrapper (generated once per symbol,
+// so V8 sees monomorphic checks) that validates every argument before any native call, then
+// calls through koffi. Futures hand koffi's FfiFuture to the driver in future.ts.
+import koffi from 'koffi';
+import type { TypeObject } from 'koffi';
+import type { KoffiSpec } from './ir.js';
+
+import { FfiFuture } from './abi.js';
+import { PluginArgumentError, PluginClosedError, DeclarationError } from './errors.js';
+import { compileParameter, compileResult, describe, fromKoffi, isValidValue, toKoffi } from './ir.js';
+import type { ParamIR, ResultIR } from './ir.js';
+import { makeDriver } from './future.js';
+import type { CallOptions, ResultType, SymbolDeclaration, ValueType } from './types.js';
+
+/** What a symbol's wrapper needs from its library. */
+export interface LibraryState {
+  closed: boolean;
+  path: string;
+  /** Default for futures: keep the event loop alive while pending. */
+  ref: boolean;
+  /** Resolves another export of the same library (for `free`). */
+  address(name: string): bigint;
+  /** Pending futures of this library, by driver id, so close() can drop them. */
+  pending: Map<number, (reason: unknown) => void>;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `${typeof v} ${String(v)}${typeof v === 'bigint' ? 'n' : ''}`;
+  if (typeof v === 'function') return 'a function';
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  return typeof v === 'object' ? `an object` : typeof v;
+}
+
+export function compileSymbol(key: string, decl: SymbolDeclaration, address: bigint, lib: LibraryState): Function {
+  const where = `symbol '${key}'`;
+  if (typeof decl !== 'object' || decl === null || !Array.isArray(decl.parameters)) {
+    throw new DeclarationError(`${where}: a declaration is { parameters: [...], result: ... }`);
+  }
+  const params = decl.parameters.map((p, i) => compileParameter(p, `${where} parameter ${i}`));
+  const resultDecl = decl.result;
+  const isFuture = typeof resultDecl === 'object' && resultDecl !== null && 'future' in resultDecl;
+  const resultType = (isFuture ? (resultDecl as { future: ResultType }).future : resultDecl) as ResultType;
+  if (resultType === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
+  const result = compileResult(resultType, `${where} result`);
+  if (decl.free !== undefined && !result.isString) {
+    throw new DeclarationError(`${where}: 'free' applies to a 'string' result only`);
+  }
+  const free = decl.free !== undefined
+    ? (koffi.decode(lib.address(decl.free), koffi.proto('void rustplug_free(void *)')) as (p: bigint) => void)
+    : undefined;
+  const name = decl.name ?? key;
+
+  const signature = `${name}(${params.map((p) => describe(p.type)).join(', ')})`;
+  const h = {
+    closed(): never {
+      throw new PluginClosedError(`${name}() was called after the library ${lib.path} was closed; open it again to call it`, { path: lib.path });
+    },
+    count(n: number): never {
+      throw new PluginArgumentError(name, `${signature} takes ${params.length} argument${params.length === 1 ? '' : 's'}${isFuture ? ' (plus an optional { signal, ref } options object)' : ''}, got ${n}`);
+    },
+    bad(i: number, v: unknown): never {
+      throw new PluginArgumentError(name, `${name}(): parameter ${i} (${describe(params[i]!.type)}) expects ${params[i]!.expect}, got ${kindOf(v)}`);
+    },
+    valid(i: number, v: unknown): boolean {
+      return isValidValue(params[i]!.inner!, v);
+    },
+    validBox(i: number, v: unknown): boolean {
+      return typeof v === 'object' && v !== null && isValidValue(params[i]!.inner!, (v as { value?: unknown }).value);
+    },
+    toK(i: number, v: unknown): unknown {
+      return toKoffi(params[i]!.inner!, v);
+    },
+    boxIn(i: number, box: { value?: unknown }): unknown {
+      const inner = params[i]!.inner!;
+      const v = params[i]!.kind === 'inout' ? toKoffi(inner, box.value) : typeof inner === 'string' ? null : {};
+      return typeof inner === 'string' ? [v] : v;
+    },
+    boxOut(i: number, box: { value?: unknown }, k: unknown): void {
+      const inner = params[i]!.inner!;
+      box.value = typeof inner === 'string' ? (k as unknown[])[0] : fromKoffi(inner, k);
+    },
+    str(p: bigint | null): string | null {
+      if (p === null) return null;
+      const s = koffi.decode(p, 'char', -1) as string;
+      if (free) free(p);
+      return s;
+    },
+    fromK(v: unknown): unknown {
+      return fromKoffi(result.type as ValueType, v);
+    },
+    isOpts(o: unknown): boolean {
+      return o === undefined || (typeof o === 'object' && o !== null && !Array.isArray(o));
+    },
+    cstr(s: string): Buffer {
+      return Buffer.from(s + '\0', 'utf8');
+    },
+    encode(i: number, v: unknown): Buffer {
+      const t = koffiTypeOf(params[i]!);
+      const buf = Buffer.alloc(koffi.sizeof(t));
+      koffi.encode(buf, t, toKoffi(params[i]!.inner!, v));
+      return buf;
+    },
+    drive: undefined as unknown,
+    s: lib,
+  };
+
+  const args = params.map((_, i) => `a${i}`);
+  const lines: string[] = [];
+  const callArgs: string[] = [];
+  const after: string[] = [];
+  const keep: string[] = [];
+  params.forEach((p, i) => {
+    const a = `a${i}`;
+    switch (p.kind) {
+      case 'struct':
+        callArgs.push(needsConvert(p) ? `h.toK(${i}, ${a})` : a);
+        break;
+      case 'pointerTo':
+        if (isFuture) {
+          lines.push(`const k${i} = h.encode(${i}, ${a});`);
+          callArgs.push(`k${i}`);
+          keep.push(`k${i}`);
+        } else {
+          callArgs.push(needsConvert(p) ? `h.toK(${i}, ${a})` : a);
+        }
+        break;
+      case 'out':
+      case 'inout':
+        lines.push(`const k${i} = h.boxIn(${i}, ${a});`);
+        callArgs.push(`k${i}`);
+        after.push(`h.boxOut(${i}, ${a}, k${i});`);
+        break;
+      case 'string':
+        if (isFuture) {
+          lines.push(`const k${i} = h.cstr(${a});`);
+          callArgs.push(`k${i}`);
+          keep.push(`k${i}`);
+        } else {
+          callArgs.push(a);
+        }
+        break;
+      case 'buffer':
+        callArgs.push(a);
+        if (isFuture) keep.push(a);
+        break;
+      default:
+        callArgs.push(a);
+    }
+  });
+
+  let body: string;
+  const checks = params.map((p, i) => `if (!(${p.check(`a${i}`, i)})) ${isFuture ? 'return h.reject(() => h.bad' : 'h.bad'}(${i}, a${i})${isFuture ? ')' : ''};`);
+  if (!isFuture) {
+    const post = result.isString ? 'h.str(r)' : result.convert ? 'h.fromK(r)' : 'r';
+    body = [
+      `if (h.s.closed) h.closed();`,
+      `if (arguments.length !== ${params.length}) h.count(arguments.length);`,
+      ...checks,
+      ...lines,
+      `const r = raw(${callArgs.join(', ')});`,
+      ...after,
+      `return ${post};`,
+    ].join('\n');
+  } else {
+    for (const p of params) {
+      if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with a future result (the plugin would write after the call returned); return a struct instead`);
+      if (p.kind === 'callback') throw new DeclarationError(`${where}: a JS callback is only valid during a synchronous call; for a future, pass a registered callback address as 'function'`);
+    }
+    const drive = makeDriver(name, result, lib, decl.ref, result.isString ? (h.str as (v: never) => unknown) : undefined);
+    h.drive = drive;
+    (h as Record<string, unknown>).reject = (f: () => never) => {
+      try {
+        f();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+    (h as Record<string, unknown>).closedP = () => (h as unknown as { reject: (f: () => never) => Promise<never> }).reject(h.closed);
+    (h as Record<string, unknown>).countP = (n: number) => (h as unknown as { reject: (f: () => never) => Promise<never> }).reject(() => h.count(n));
+    const n = params.length;
+    body = [
+      `if (h.s.closed) return h.closedP();`,
+      `const n = arguments.length;`,
+      `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) return h.countP(n);`,
+      ...checks,
+      ...lines,
+      `const f = raw(${callArgs.join(', ')});`,
+      `return h.drive(f, ${keep.length ? `[${keep.join(', ')}]` : 'undefined'}, ${n === 0 ? 'arguments[0]' : 'o'});`,
+    ].join('\n');
+    if (n > 0) args.push('o');
+  }
+
+  const koffiParams = params.map((p) => (isFuture ? asyncKoffiType(p) : p.koffiSync));
+  const proto = koffi.proto(isFuture ? FfiFuture : result.koffiSync, koffiParams);
+  const raw = koffi.decode(address, proto) as Function;
+  const fnName = /^[A-Za-z_$][\w$]*$/.test(key) ? key : 'symbol';
+  const src = `"use strict";\nreturn function ${fnName}(${args.join(', ')}) {\n${body}\n};`;
+  const fn = new Function('h', 'raw', src)(h, raw) as Function;
+  return fn;
+}
+
+function needsConvert(p: ParamIR): boolean {
+  return p.inner !== undefined && typeof p.inner === 'object' && JSON.stringify(p.inner).includes('"struct":[');
+}
+
+function koffiTypeOf(p: ParamIR): TypeObject {
+  const t = p.koffiSync as TypeObject;
+  // pointerTo's koffi type is a pointer; encode the pointee.
+  return (t.ref ?? t) as TypeObject;
+}
+
+/** For a future, argument memory must outlive the call: strings and pointees go through Buffers. */
+function asyncKoffiType(p: ParamIR): KoffiSpec {
+  if (p.kind === 'string' || p.kind === 'pointerTo') return 'void *';
+  return p.koffiSync;
+}
+
+export type { CallOptions, ResultIR };

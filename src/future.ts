@@ -1,0 +1,114 @@
+// Futures as Promises. The native hub (native/hub.cc) polls, wakes and settles; this side picks
+// the result kind, wires cancellation and keeps argument memory referenced until the future drops.
+import koffi from 'koffi';
+import type { TypeObject } from 'koffi';
+
+import { DropFn, pollProto, pollStruct } from './abi.js';
+import type { FfiFutureValue } from './abi.js';
+import { PluginPanicError } from './errors.js';
+import { fromKoffi } from './ir.js';
+import type { ResultIR } from './ir.js';
+import { addon } from './native.js';
+import type { LibraryState } from './call.js';
+import type { CallOptions, ValueType } from './types.js';
+
+/** Rejection of an aborted call; `cause` is the signal's reason, as with Node's own AbortError. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR' as const;
+  constructor(reason: unknown) {
+    super('The operation was aborted', { cause: reason });
+  }
+  override get name(): string {
+    return 'AbortError';
+  }
+}
+
+// Symbol names by id, per JS environment (module state is per isolate, so per worker too).
+const symbolNames: string[] = [];
+addon.futureSetup((id: number) => new PluginPanicError(symbolNames[id] ?? '<unknown>'));
+
+export type Driver = (f: FfiFutureValue, keep: unknown[] | undefined, options: CallOptions | undefined) => Promise<unknown>;
+
+export function makeDriver(
+  name: string,
+  result: ResultIR,
+  lib: LibraryState,
+  declRef: boolean | undefined,
+  post: ((v: never) => unknown) | undefined,
+): Driver {
+  const symbolId = symbolNames.push(name) - 1;
+  const kind = addon.resultKinds[result.futureKind];
+  let jsPollFor: ((f: FfiFutureValue) => (cx: bigint) => { tag: number; value?: unknown }) | undefined;
+  if (result.futureKind === 'js') {
+    // Struct results: koffi knows how an FfiPoll<Struct> comes back (registers or memory).
+    const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
+    const t = result.type as ValueType;
+    jsPollFor = (f) => {
+      const pollFn = BigInt(f.poll_fn);
+      const fut = f.fut_ptr;
+      return (cx) => {
+        const r = koffi.call(pollFn, proto, fut, cx) as { tag: number; value: unknown };
+        if (r.tag === 0 && result.convert) r.value = fromKoffi(t, r.value);
+        return r;
+      };
+    };
+  }
+
+  return function drive(f, keep, options) {
+    let ref = declRef ?? lib.ref;
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      if (options.ref !== undefined) ref = options.ref === true;
+      signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        dropUnpolled(f);
+        return Promise.reject(new TypeError(`${name}(): options.signal must be an AbortSignal`));
+      }
+      if (signal?.aborted) {
+        dropUnpolled(f);
+        return Promise.reject(new AbortError(signal.reason));
+      }
+    }
+    const slot = { id: 0 };
+    let r: unknown;
+    try {
+      r = addon.futureStart(f.fut_ptr, f.poll_fn, f.drop_fn, kind, symbolId, ref, jsPollFor?.(f), keep, slot);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!(r instanceof Promise)) return Promise.resolve(post ? post(r as never) : r);
+
+    const id = slot.id;
+    lib.pending.set(id, (reason) => addon.futureCancel(id, reason));
+    let onAbort: (() => void) | undefined;
+    if (signal !== undefined) {
+      const s = signal;
+      onAbort = () => addon.futureCancel(id, new AbortError(s.reason));
+      s.addEventListener('abort', onAbort, { once: true });
+    }
+    const done = () => {
+      lib.pending.delete(id);
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
+    };
+    return r.then(
+      (v) => {
+        done();
+        return post ? post(v as never) : v;
+      },
+      (e) => {
+        done();
+        throw e;
+      },
+    );
+  };
+}
+
+/** A future that is never polled still owns its state: drop it exactly once. */
+function dropUnpolled(f: FfiFutureValue): void {
+  koffi.call(BigInt(f.drop_fn), DropFn, f.fut_ptr);
+}
+
+/** The hub's counters for this environment (pending futures, live waker cells, polls, wakes…). */
+export function futureStats() {
+  return addon.futureStats();
+}

@@ -1,0 +1,61 @@
+// The compiled addon (native/), built by node-gyp at `npm install`.
+import { createRequire } from 'node:module';
+
+export interface DlopenResult {
+  handle?: bigint;
+  realPath?: string;
+  error?: string;
+}
+
+export interface FutureStats {
+  pending: number;
+  wakerCells: number;
+  wakerClones: number;
+  wakes: number;
+  signals: number;
+  drains: number;
+  polls: number;
+  settled: number;
+  loopRefs: number;
+  bytesPerPending: number;
+}
+
+export interface Addon {
+  dlopen(path: string, flags: number): DlopenResult;
+  dlsym(handle: bigint, name: string): bigint | string;
+  dlclose(handle: bigint): string | undefined;
+  dladdr(address: bigint): { file?: string; base: bigint; symbol?: string; symbolAddress?: bigint } | null;
+  loadedObjects(): string[];
+  RTLD: Record<'RTLD_LAZY' | 'RTLD_NOW' | 'RTLD_GLOBAL' | 'RTLD_LOCAL' | 'RTLD_NODELETE' | 'RTLD_NOLOAD' | 'RTLD_DEEPBIND', number>;
+  resultKinds: Record<'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'js', number>;
+  futureStart(
+    futPtr: number | bigint,
+    pollFn: number | bigint,
+    dropFn: number | bigint,
+    kind: number,
+    symbolId: number,
+    ref: boolean,
+    jsPoll: ((cx: bigint) => { tag: number; value?: unknown }) | undefined,
+    keep: unknown,
+    slot: { id: number } | undefined,
+  ): unknown;
+  futureCancel(id: number, reason: unknown): boolean;
+  futureStats(): FutureStats;
+  futureSetup(makePanic: (symbolId: number) => Error): void;
+  benchPing(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+function loadAddon(): Addon {
+  try {
+    return require('../build/Release/rustplug.node') as Addon;
+  } catch (cause) {
+    throw new Error(
+      "rustplug's native addon is not built (build/Release/rustplug.node). Run `npm install` (or `npm rebuild rustplug`) with python3, make and g++ available.",
+      { cause },
+    );
+  }
+}
+
+export const addon: Addon = loadAddon();

@@ -1,0 +1,143 @@
+// The declaration language (after Deno.dlopen) and the TypeScript types inferred from it.
+
+/** Integers that always fit a JS number. */
+export type SmallIntType = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32';
+/** 64-bit integers: passed as number or bigint; returned as number when |v| ≤ 2^53−1, else bigint. */
+export type BigIntType = 'i64' | 'u64' | 'isize' | 'usize';
+export type FloatType = 'f32' | 'f64';
+export type PrimitiveType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | 'function';
+
+/** A `repr(C)` struct: a tuple of fields (JS arrays) or named fields (JS objects), in C order. */
+export interface StructType {
+  readonly struct: readonly ValueType[] | { readonly [field: string]: ValueType };
+}
+/** A value type: anything that can be a struct field or a by-value parameter/result. */
+export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType;
+
+/** `*const T` / `*mut T` to a struct or scalar: JS passes the value; it is copied in for the call. */
+export interface PointerToType {
+  readonly pointer: ValueType;
+}
+/** `*mut T` out-parameter: JS passes a box `{}`; after the call `box.value` holds what the plugin wrote. */
+export interface OutType {
+  readonly out: ValueType;
+}
+/** `*mut T` in/out parameter: `box.value` is copied in, and read back after the call. */
+export interface InOutType {
+  readonly inout: ValueType;
+}
+/** An `extern "C" fn` the plugin calls back during the call. JS passes a function. */
+export interface CallbackType {
+  readonly function: { readonly parameters: readonly ParameterType[]; readonly result: ResultType };
+}
+
+export type ParameterType =
+  | PrimitiveType
+  | 'buffer'
+  | 'string'
+  | StructType
+  | PointerToType
+  | OutType
+  | InOutType
+  | CallbackType;
+
+export type ResultType = ValueType | 'void' | 'string';
+
+/** An `FfiFuture<T>` / `LocalFfiFuture<T>` result: the call returns a Promise of T. */
+export interface FutureType {
+  readonly future: ResultType;
+}
+
+export interface SymbolDeclaration {
+  readonly parameters: readonly ParameterType[];
+  readonly result: ResultType | FutureType;
+  /** The exported name, when it differs from the declaration's key. */
+  readonly name?: string;
+  /** For a `string` result: the plugin's export that frees it (`extern "C" fn(*mut c_char)`). Without it the string is borrowed and never freed. */
+  readonly free?: string;
+  /** A missing optional symbol is `null` in `lib.symbols` instead of an error. */
+  readonly optional?: boolean;
+  /** Futures only: whether a pending future keeps the event loop alive (default: the library's `ref`, true). */
+  readonly ref?: boolean;
+}
+
+export type Declarations = { readonly [name: string]: SymbolDeclaration };
+
+/** The trailing options argument of an async call. */
+export interface CallOptions {
+  /** Aborting drops the pending future and rejects with an AbortError carrying `signal.reason`. */
+  signal?: AbortSignal;
+  /** Whether this pending call keeps the event loop alive (overrides the declaration and library). */
+  ref?: boolean;
+}
+
+/** The box of an out/inout parameter. */
+export interface OutBox<T> {
+  value?: T;
+}
+
+// ---- inference --------------------------------------------------------------------------------
+
+export type ResultValue<T> = T extends 'void'
+  ? void
+  : T extends SmallIntType | FloatType
+    ? number
+    : T extends BigIntType
+      ? number | bigint
+      : T extends 'bool'
+        ? boolean
+        : T extends 'pointer' | 'function'
+          ? bigint | null
+          : T extends 'string'
+            ? string | null
+            : T extends { readonly struct: infer F }
+              ? StructValue<F>
+              : never;
+
+export type StructValue<F> = F extends readonly unknown[]
+  ? { -readonly [K in keyof F]: ResultValue<F[K]> }
+  : { -readonly [K in keyof F]: ResultValue<F[K]> };
+
+/** What JS passes for a value type (scalar or struct field). */
+export type ValueInput<T> = T extends SmallIntType | FloatType
+  ? number
+  : T extends BigIntType
+    ? number | bigint
+    : T extends 'bool'
+      ? boolean
+      : T extends 'pointer'
+        ? bigint | null
+        : T extends { readonly struct: infer F }
+          ? { [K in keyof F]: ValueInput<F[K]> }
+          : never;
+
+export type ParameterValue<T> = T extends ValueType
+  ? ValueInput<T>
+  : T extends 'function'
+    ? bigint | null
+    : T extends 'buffer'
+      ? ArrayBufferView | ArrayBuffer | null
+      : T extends 'string'
+        ? string
+        : T extends { readonly pointer: infer U }
+          ? ValueInput<U>
+          : T extends { readonly out: infer U } | { readonly inout: infer U }
+            ? OutBox<ResultValue<U>>
+            : T extends { readonly function: { readonly parameters: infer P; readonly result: infer R } }
+              ? ((...args: CallbackArgs<P>) => ResultValue<R>) | bigint | null
+              : never;
+
+type CallbackArgs<P> = P extends readonly unknown[] ? { -readonly [K in keyof P]: ResultValue<P[K]> } : never;
+
+type ParameterValues<P extends readonly unknown[]> = { -readonly [K in keyof P]: ParameterValue<P[K]> };
+
+/** The JS function a declaration turns into. */
+export type SymbolFunction<D extends SymbolDeclaration> = FunctionOf<D['parameters'], D['result']>;
+
+type FunctionOf<P extends readonly unknown[], R> = R extends { readonly future: infer T }
+  ? (...args: [...ParameterValues<P>, options?: CallOptions]) => Promise<ResultValue<T>>
+  : (...args: ParameterValues<P>) => ResultValue<R>;
+
+export type Symbols<D extends Declarations> = {
+  readonly [K in keyof D]: D[K]['optional'] extends true ? SymbolFunction<D[K]> | null : SymbolFunction<D[K]>;
+};
