@@ -188,9 +188,9 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       ...checks,
       ...lines,
       `const f = raw(${callArgs.join(', ')});`,
-      `return h.drive(f, ${keep.length ? `[${keep.join(', ')}]` : 'undefined'}, ${n === 0 ? 'arguments[0]' : 'o'});`,
+      `return h.drive(f, ${keep.length ? `[${keep.join(', ')}]` : 'undefined'}, o);`,
     ].join('\n');
-    if (n > 0) args.push('o');
+    args.push('o');
   }
 
   const koffiParams = params.map((p) => (isFuture ? asyncKoffiType(p) : p.koffiSync));
