@@ -534,10 +534,7 @@ function readSectionHeaders(r: FileReader, h: ElfHeader): { sections: Section[];
     if (shstrndx === SHN_XINDEX) shstrndx = s0.link;
   }
   if (shnum === 0) return { sections: [], shstrndx: 0 };
-  if (shnum * h.shentsize > r.size) {
-    throw malformed(r.path, `the section header table (${shnum} entries of ${h.shentsize} bytes) is larger than the file`);
-  }
-  const table = r.read(h.shoff, shnum * h.shentsize, 'the section header table');
+  const table = r.read(h.shoff, shnum * h.shentsize, `the section header table (${shnum} entries of ${h.shentsize} bytes)`);
   const sections: Section[] = [];
   for (let i = 0; i < shnum; i++) sections.push(parse(table, i * h.shentsize));
   return { sections, shstrndx };

@@ -50,7 +50,7 @@ export function suggest(name: string, candidates: Iterable<string>, max = 3): st
           ? 2
           : 0;
     // Very short candidates contained in a long name are noise (e.g. 'a' in 'add_async').
-    const meaningfulSub = sub !== 0 && Math.min(lc.length, lname.length) >= 3;
+    const meaningfulSub = sub !== 0 && Math.min(lc.length, lname.length) >= (sub === 1 ? 2 : 3);
     if (d <= limit || meaningfulSub) scored.push({ c, d, sub: meaningfulSub ? sub : 0, far: d <= limit ? 0 : 1 });
   }
   scored.sort(
