@@ -5,9 +5,10 @@ import { realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { hostTarget, pluginKind, readElf } from './elf.js';
-import { PluginError } from './errors.js';
+import { MissingDependencyError, PluginError } from './errors.js';
 import { inspect, type PluginInfo } from './inspect.js';
 import { sriOf, type IntegrityAlgorithm } from './integrity.js';
+import { preflight } from './preflight.js';
 
 export const USAGE = `Usage: rustplug <command> [options] <file...>
 
@@ -108,7 +109,7 @@ function shortRustc(rustc: string | null): string {
   return rustc === null ? '-' : rustc.replace(/^rustc /, '');
 }
 
-function formatInfo(info: PluginInfo): string {
+function formatInfo(info: PluginInfo, libraryPath: string[]): string {
   const lines: string[] = [];
   const field = (k: string, v: string) => lines.push(`  ${k.padEnd(9)} ${v}`);
   lines.push(info.path);
@@ -127,9 +128,17 @@ function formatInfo(info: PluginInfo): string {
   if (host && info.machine !== host.machine) {
     lines.push(`  ! built for ${info.machine}; this node is ${host.machine}: it cannot be loaded here`);
   }
-  const missing = info.needed.filter((n) => n.path === null).map((n) => n.name);
-  if (missing.length) {
-    lines.push(`  ! the loader would not find ${missing.join(', ')}: open() will fail (it explains how to fix it)`);
+  if (info.needed.some((n) => n.path === null)) {
+    // preflight's error says, per missing library, where it looked and how to fix it.
+    let explanation: string[] = [];
+    try {
+      preflight(info.path, { libraryPath, allowInsecure: true });
+    } catch (e) {
+      if (e instanceof MissingDependencyError) explanation = e.message.split('\n');
+    }
+    const missing = info.needed.filter((n) => n.path === null).map((n) => n.name);
+    lines.push(`  ! the loader would not find ${missing.join(', ')}: open() will fail`);
+    for (const l of explanation.slice(1)) lines.push(`  ${l}`);
   }
   field(`exports`, `(${info.exports.length})`);
   for (const e of info.exports) lines.push(`    ${e}`);
@@ -187,7 +196,7 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
       try {
         const info = inspect(f, { libraryPath: p.libraryPath, anyArch: true });
         infos.push(info);
-        if (!p.json) out((infos.length > 1 ? '\n' : '') + formatInfo(info));
+        if (!p.json) out((infos.length > 1 ? '\n' : '') + formatInfo(info, p.libraryPath));
       } catch (e) {
         reportError(e, err);
         status = 1;

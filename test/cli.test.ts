@@ -87,7 +87,7 @@ describe('inspect', () => {
     const r = await run('inspect', fx.needsMissing, fx.aarch64);
     expect(r.code).toBe(0);
     expect(r.out).toContain('  needed    libmissingdep.so => not found\n');
-    expect(r.out).toContain('  ! the loader would not find libmissingdep.so: open() will fail');
+    expect(r.out).toContain('  ! the loader would not find libmissingdep.so: open() will fail\n    - libmissingdep.so: not found (searched ');
     expect(r.out).toContain('  ! built for aarch64; this node is x86_64: it cannot be loaded here');
   });
 
