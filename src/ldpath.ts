@@ -1,10 +1,10 @@
 // Resolves an ELF file's DT_NEEDED names the way glibc's dynamic loader (ld.so) would, so that a
 // missing dependency can be named and explained before dlopen reports it tersely.
 
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
-import { hostTarget, readElfHeader, type ElfInfo, type ElfTarget } from './elf.js';
+import { hostTarget, readElf, readElfHeader, type ElfInfo, type ElfTarget } from './elf.js';
 
 export type NeededVia = 'path' | 'libraryPath' | 'rpath' | 'LD_LIBRARY_PATH' | 'runpath' | 'ld.so.cache' | 'default' | 'loaded';
 
@@ -308,6 +308,7 @@ interface Context {
   ldLibraryPath: string[];
   runpath: string[];
   loaded: Map<string, string> | null;
+  loadedSonames?: Map<string, string>;
   ldCachePath: string | undefined;
   defaultDirs: string[];
 }
@@ -375,7 +376,28 @@ function resolveOne(name: string, ctx: Context): ResolveTrace {
     const file = join(dir, name);
     if (tryFile(file, 'default')) return found(file, 'default');
   }
+  // Last resort: a loaded library whose SONAME (not file name) is `name`, e.g. one loaded by
+  // path as libfoo.so.1.2.3 with SONAME libfoo.so.1. Only computed on this failure path.
+  if (ctx.loaded) {
+    const hit = loadedBySoname(ctx).get(name);
+    if (hit) return found(hit, 'loaded');
+  }
   return { name, path: null, via: null, searched, skipped };
+}
+
+function loadedBySoname(ctx: Context): Map<string, string> {
+  if (!ctx.loadedSonames) {
+    ctx.loadedSonames = new Map();
+    for (const file of new Set(ctx.loaded?.values())) {
+      try {
+        const soname = readElf(file).soname;
+        if (soname !== null && !ctx.loadedSonames.has(soname)) ctx.loadedSonames.set(soname, file);
+      } catch {
+        /* not a library of ours to judge */
+      }
+    }
+  }
+  return ctx.loadedSonames;
 }
 
 /** Resolves every DT_NEEDED name of `elf` (whose real path is `realPath`), with the search trace. */
@@ -395,13 +417,4 @@ export function resolveNeeded(
   options: ResolveOptions = {},
 ): NeededEntry[] {
   return traceNeeded(elf, realPath, options).map(({ name, path, via }) => ({ name, path, via }));
-}
-
-/** Real path of `p`, or `p` itself when it cannot be resolved. */
-export function realPathOr(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
 }

@@ -133,6 +133,15 @@ describe('resolveNeeded', () => {
     });
   });
 
+  it('a loaded library also matches by SONAME when its file name differs (libstdc++.so.6.0.x)', () => {
+    const mapped = [...loadedLibraries().values()].find((p) => /\/libstdc\+\+\.so\.6\.\d/.test(p));
+    expect(mapped).toBeDefined(); // node links libstdc++
+    const elf = { class: 64, endian: 'little', machineCode: 62, machine: 'x86_64', needed: ['libstdc++.so.6'], rpath: null, runpath: null } as const;
+    const isolated = { ldLibraryPath: '', ldCachePath: join(fx.dir, 'no-cache'), defaultDirs: [] };
+    expect(resolveNeeded(elf, join(fx.dir, 'x.so'), isolated)).toEqual([{ name: 'libstdc++.so.6', path: mapped, via: 'loaded' }]);
+    expect(resolveNeeded(elf, join(fx.dir, 'x.so'), { ...isolated, loaded: false })).toEqual([{ name: 'libstdc++.so.6', path: null, via: null }]);
+  });
+
   it('DT_RPATH with $ORIGIN', () => {
     expect(resolveNeeded(readElf(fx.withRpath), fx.withRpath, { ldLibraryPath: '' })[0]).toEqual({
       name: 'libsubdep.so',
