@@ -246,6 +246,55 @@ describe('readElf errors', () => {
   });
 });
 
+describe('ELFCLASS32 files', () => {
+  // -nostdlib: no 32-bit C runtime needs to be installed, the compiler and linker suffice.
+  let dir: string | null = null;
+  beforeAll(() => {
+    const d = makeTempDir();
+    writeFileSync(join(d, 'd32.c'), 'int dep32(void) { return 2; }\n');
+    writeFileSync(join(d, 'm32.c'), 'int dep32(void);\nint f32(void) { return dep32(); }\nint data32 = 1;\n');
+    try {
+      const cc32 = (args: string[]) => execFileSync('cc', ['-shared', '-fPIC', '-nostdlib', ...args], { cwd: d, stdio: 'ignore' });
+      cc32(['-m32', '-o', 'libdep32.so', 'd32.c']);
+      cc32(['-m32', '-o', 'libm32.so', 'm32.c', '-L.', '-Wl,--no-as-needed', '-ldep32', '-Wl,-soname,libm32.so.0,-rpath,$ORIGIN/x']);
+      cc32(['-mx32', '-o', 'libx32.so', 'd32.c']);
+      dir = d;
+    } catch {
+      dir = null;
+    }
+  });
+
+  it('are rejected for this process, and parsed with anyArch', (ctx) => {
+    if (dir === null) return ctx.skip(); // no 32-bit code generation in this cc
+    const f = join(dir, 'libm32.so');
+    const e = thrown(() => readElf(f)) as PluginArchError;
+    expect(e).toBeInstanceOf(PluginArchError);
+    expect([e.expected, e.actual]).toEqual(['x86_64 64-bit', 'i386 32-bit']);
+    const info = readElf(f, { anyArch: true });
+    expect(info).toMatchObject({
+      class: 32,
+      endian: 'little',
+      machine: 'i386',
+      machineCode: 3,
+      soname: 'libm32.so.0',
+      needed: ['libdep32.so'],
+      runpath: '$ORIGIN/x',
+      rpath: null,
+      exports: ['f32'],
+      exportedObjects: ['data32'],
+    });
+    const x32 = thrown(() => readElf(join(dir, 'libx32.so'))) as PluginArchError;
+    expect([x32.expected, x32.actual]).toEqual(['x86_64 64-bit', 'x32 32-bit']);
+    // Without section headers: PT_DYNAMIC and the hash table, 32-bit layout.
+    const b = readFileSync(f);
+    b.fill(0, 32, 36); // e_shoff
+    b.fill(0, 48, 52); // e_shnum, e_shstrndx
+    writeFileSync(join(dir, 'bare32.so'), b);
+    const bare = readElf(join(dir, 'bare32.so'), { anyArch: true });
+    expect(bare).toMatchObject({ hasSectionHeaders: false, soname: 'libm32.so.0', needed: ['libdep32.so'], exports: ['f32'], exportedObjects: ['data32'] });
+  });
+});
+
 describe('fuzzing', () => {
   // Structural ranges of libplain.so, where a flipped byte changes how the file is parsed.
   function structuralRanges(buf: Buffer): [number, number][] {
@@ -268,14 +317,17 @@ describe('fuzzing', () => {
     return ranges;
   }
 
-  it('random byte flips and truncations only ever produce PluginErrors', () => {
+  it.each([
+    ['libplain.so (C)', () => fx.plain, 1500],
+    ['libbasic_dylib.so (Rust dylib)', () => rustFixtures.dylib, 500],
+  ] as const)('random byte flips and truncations of %s only ever produce PluginErrors', (_name, which, iterations) => {
     const dir = makeTempDir();
-    const src = readFileSync(fx.plain);
+    const src = readFileSync(which());
     const ranges = structuralRanges(src);
     const rand = prng(0x5eed);
     const file = join(dir, 'fuzz.so');
     const outcomes = { ok: 0, errors: new Map<string, number>() };
-    for (let iter = 0; iter < 1500; iter++) {
+    for (let iter = 0; iter < iterations; iter++) {
       let buf = Buffer.from(src);
       const mode = iter % 5;
       if (mode === 4) {
@@ -306,7 +358,7 @@ describe('fuzzing', () => {
     }
     // The fuzzer must actually reach the interesting outcomes.
     expect(outcomes.ok).toBeGreaterThan(0);
-    expect(outcomes.errors.get('ERR_PLUGIN_MALFORMED')).toBeGreaterThan(50);
+    expect(outcomes.errors.get('ERR_PLUGIN_MALFORMED')).toBeGreaterThan(iterations / 30);
     expect(outcomes.errors.get('ERR_PLUGIN_NOT_ELF')).toBeGreaterThan(0);
     expect(outcomes.errors.get('ERR_PLUGIN_WRONG_ARCH')).toBeGreaterThan(0);
   });
