@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
-import { hostTarget, readElf, readElfHeader, type ElfInfo, type ElfTarget } from './elf.js';
+import { hostTarget, readElf, readElfHeader, type ElfTarget } from './elf.js';
 
 export type NeededVia = 'path' | 'libraryPath' | 'rpath' | 'LD_LIBRARY_PATH' | 'runpath' | 'ld.so.cache' | 'default' | 'loaded';
 
@@ -13,6 +13,13 @@ export interface NeededEntry {
   name: string;
   path: string | null;
   via: NeededVia | null;
+}
+
+/** What resolution needs from an ELF file (an `ElfInfo` has all of it). */
+export interface NeededSource extends ElfTarget {
+  needed: readonly string[];
+  rpath: string | null;
+  runpath: string | null;
 }
 
 export interface ResolveOptions {
@@ -313,7 +320,7 @@ interface Context {
   defaultDirs: string[];
 }
 
-function makeContext(elf: Pick<ElfInfo, 'rpath' | 'runpath' | 'class' | 'endian' | 'machineCode' | 'machine'>, realPath: string, options: ResolveOptions): Context {
+function makeContext(elf: NeededSource, realPath: string, options: ResolveOptions): Context {
   const origin = dirname(realPath);
   const ldLibraryPath = options.ldLibraryPath !== undefined ? options.ldLibraryPath : initialLdLibraryPath();
   return {
@@ -402,7 +409,7 @@ function loadedBySoname(ctx: Context): Map<string, string> {
 
 /** Resolves every DT_NEEDED name of `elf` (whose real path is `realPath`), with the search trace. */
 export function traceNeeded(
-  elf: Pick<ElfInfo, 'needed' | 'rpath' | 'runpath' | 'class' | 'endian' | 'machineCode' | 'machine'>,
+  elf: NeededSource,
   realPath: string,
   options: ResolveOptions = {},
 ): ResolveTrace[] {
@@ -412,7 +419,7 @@ export function traceNeeded(
 
 /** Resolves every DT_NEEDED name of `elf` like ld.so: `{ name, path, via }` per name, in ELF order. */
 export function resolveNeeded(
-  elf: Pick<ElfInfo, 'needed' | 'rpath' | 'runpath' | 'class' | 'endian' | 'machineCode' | 'machine'>,
+  elf: NeededSource,
   realPath: string,
   options: ResolveOptions = {},
 ): NeededEntry[] {

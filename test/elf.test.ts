@@ -266,7 +266,8 @@ describe('ELFCLASS32 files', () => {
 
   it('are rejected for this process, and parsed with anyArch', (ctx) => {
     if (dir === null) return ctx.skip(); // no 32-bit code generation in this cc
-    const f = join(dir, 'libm32.so');
+    const d = dir;
+    const f = join(d, 'libm32.so');
     const e = thrown(() => readElf(f)) as PluginArchError;
     expect(e).toBeInstanceOf(PluginArchError);
     expect([e.expected, e.actual]).toEqual(['x86_64 64-bit', 'i386 32-bit']);
@@ -283,14 +284,14 @@ describe('ELFCLASS32 files', () => {
       exports: ['f32'],
       exportedObjects: ['data32'],
     });
-    const x32 = thrown(() => readElf(join(dir, 'libx32.so'))) as PluginArchError;
+    const x32 = thrown(() => readElf(join(d, 'libx32.so'))) as PluginArchError;
     expect([x32.expected, x32.actual]).toEqual(['x86_64 64-bit', 'x32 32-bit']);
     // Without section headers: PT_DYNAMIC and the hash table, 32-bit layout.
     const b = readFileSync(f);
     b.fill(0, 32, 36); // e_shoff
     b.fill(0, 48, 52); // e_shnum, e_shstrndx
-    writeFileSync(join(dir, 'bare32.so'), b);
-    const bare = readElf(join(dir, 'bare32.so'), { anyArch: true });
+    writeFileSync(join(d, 'bare32.so'), b);
+    const bare = readElf(join(d, 'bare32.so'), { anyArch: true });
     expect(bare).toMatchObject({ hasSectionHeaders: false, soname: 'libm32.so.0', needed: ['libdep32.so'], exports: ['f32'], exportedObjects: ['data32'] });
   });
 });
