@@ -83,7 +83,11 @@ export function open<const D extends Declarations>(path: string, declarations: D
   const opened = addon.dlopen(abs, flags);
   if (opened.handle === undefined) {
     const err = opened.error ?? 'unknown error';
-    throw new DlopenError(`dlopen(${abs}) failed: ${err}`, err, { path: abs });
+    const undef = /undefined symbol: (\S+)/.exec(err);
+    const hint = undef
+      ? `; the plugin uses ${undef[1]}, which neither it nor its NEEDED libraries define: relink it against the library that provides it, or open that library first with { global: true }`
+      : '';
+    throw new DlopenError(`dlopen(${abs}) failed: ${err}${hint}`, err, { path: abs });
   }
   const handle = opened.handle;
 
@@ -138,8 +142,10 @@ export function open<const D extends Declarations>(path: string, declarations: D
     soname: pre.elf.soname ?? null,
     needed: pre.needed,
     exports: [...pre.elf.exports].sort(),
-    sha256: pre.sha256,
     flags: flagNames,
+    get sha256() {
+      return pre.sha256;
+    },
   };
 
   const close = (): void => {

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { hostRustTarget, pluginKind, readElf, type ElfInfo, type PluginKind } from './elf.js';
-import { DeclarationError, MissingDependencyError, PluginNotFoundError } from './errors.js';
+import { DeclarationError, MissingDependencyError, PluginFormatError, PluginNotFoundError } from './errors.js';
 import { checkIntegrity, checkPermissions, hashFile, parseIntegrity } from './integrity.js';
 import { initialLdLibraryPath, traceNeeded, type NeededEntry, type ResolveTrace } from './ldpath.js';
 import { suggest } from './suggest.js';
@@ -287,9 +287,16 @@ export function preflight(path: string, options: PreflightOptions = {}): Preflig
   let sha256: string | undefined;
   if (options.integrity !== undefined) sha256 = checkIntegrity(realPath, options.integrity).sha256;
   const elf = readElf(path);
+  if (elf.pie) {
+    // glibc ≥ 2.30 refuses to dlopen a PIE executable; say so before dlopen's terse message.
+    throw new PluginFormatError(
+      'ERR_PLUGIN_NOT_SHARED_OBJECT',
+      `${path} is a position-independent executable (DF_1_PIE), not a shared library, and glibc refuses to dlopen it; build the crate as a library: [lib] crate-type = ["cdylib"] in Cargo.toml (or link C code with cc -shared -fPIC)`,
+      { path },
+    );
+  }
   const traces = traceNeeded(elf, realPath, { libraryPath: options.libraryPath });
   if (traces.some((t) => t.path === null)) throw missingError(path, elf, traces);
-  sha256 ??= hashFile(realPath, ['sha256']).sha256.toString('hex');
   return {
     path,
     realPath,
@@ -297,6 +304,9 @@ export function preflight(path: string, options: PreflightOptions = {}): Preflig
     kind: pluginKind(elf),
     rustc: elf.rustc,
     needed: traces.map(({ name, path: p, via }) => ({ name, path: p, via })),
-    sha256,
+    // Hashing a large plugin costs milliseconds: only when asked for.
+    get sha256(): string {
+      return (sha256 ??= hashFile(realPath, ['sha256']).sha256.toString('hex'));
+    },
   };
 }
