@@ -7,7 +7,7 @@ import type { KoffiSpec } from './ir.js';
 
 import { FfiFuture } from './abi.js';
 import { PluginArgumentError, PluginClosedError, DeclarationError } from './errors.js';
-import { compileParameter, compileResult, describe, fromKoffi, isValidValue, toKoffi } from './ir.js';
+import { compileParameter, compileResult, describe, fromKoffi, is64, isValidValue, toKoffi, zeroValue } from './ir.js';
 import type { ParamIR, ResultIR } from './ir.js';
 import { makeDriver } from './future.js';
 import type { CallOptions, ResultType, SymbolDeclaration, ValueType } from './types.js';
@@ -34,6 +34,9 @@ function kindOf(v: unknown): string {
   return typeof v === 'object' ? `an object` : typeof v;
 }
 
+// Created once: koffi type names are process-wide, a second proto named the same would throw.
+const FREE_PROTO = koffi.proto('void rustplug_free(void *)');
+
 export function compileSymbol(key: string, decl: SymbolDeclaration, address: bigint, lib: LibraryState): Function {
   const where = `symbol '${key}'`;
   if (typeof decl !== 'object' || decl === null || !Array.isArray(decl.parameters)) {
@@ -49,7 +52,7 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
     throw new DeclarationError(`${where}: 'free' applies to a 'string' result only`);
   }
   const free = decl.free !== undefined
-    ? (koffi.decode(lib.address(decl.free), koffi.proto('void rustplug_free(void *)')) as (p: bigint) => void)
+    ? (koffi.decode(lib.address(decl.free), FREE_PROTO) as (p: bigint) => void)
     : undefined;
   const name = decl.name ?? key;
 
@@ -75,12 +78,15 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
     },
     boxIn(i: number, box: { value?: unknown }): unknown {
       const inner = params[i]!.inner!;
-      const v = params[i]!.kind === 'inout' ? toKoffi(inner, box.value) : typeof inner === 'string' ? null : {};
+      // An out box starts as its current value when it holds a valid one, else zeros: what the
+      // plugin does not write reads back unchanged (never uninitialised memory).
+      const start = params[i]!.kind === 'inout' || isValidValue(inner, box.value) ? box.value : zeroValue(inner);
+      const v = toKoffi(inner, start);
       return typeof inner === 'string' ? [v] : v;
     },
     boxOut(i: number, box: { value?: unknown }, k: unknown): void {
       const inner = params[i]!.inner!;
-      box.value = typeof inner === 'string' ? (k as unknown[])[0] : fromKoffi(inner, k);
+      box.value = fromKoffi(inner, typeof inner === 'string' ? (k as unknown[])[0] : k);
     },
     str(p: bigint | null): string | null {
       if (p === null) return null;
@@ -154,7 +160,14 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   let body: string;
   const checks = params.map((p, i) => `if (!(${p.check(`a${i}`, i)})) ${isFuture ? 'return h.reject(() => h.bad' : 'h.bad'}(${i}, a${i})${isFuture ? ')' : ''};`);
   if (!isFuture) {
-    const post = result.isString ? 'h.str(r)' : result.convert ? 'h.fromK(r)' : 'r';
+    // koffi returns ±2^53 as numbers; the API returns numbers only for safe integers.
+    const post = result.isString
+      ? 'h.str(r)'
+      : is64(result.type)
+        ? `(typeof r === 'number' && (r > ${Number.MAX_SAFE_INTEGER} || r < -${Number.MAX_SAFE_INTEGER}) ? BigInt(r) : r)`
+        : result.convert
+          ? 'h.fromK(r)'
+          : 'r';
     body = [
       `if (h.s.closed) h.closed();`,
       `if (arguments.length !== ${params.length}) h.count(arguments.length);`,

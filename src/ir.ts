@@ -28,9 +28,11 @@ const int = (bits: number, signed: boolean): Scalar => {
     u32: (v) => `(${v} >>> 0) === ${v}`,
   };
   const name = `${signed ? 'i' : 'u'}${bits}`;
+  const inRange = c[name]!;
   return {
     koffi: `${signed ? '' : 'u'}int${bits}_t`,
-    check: c[name]!,
+    // typeof first: the bit operators would coerce (valueOf) or throw (BigInt, Symbol).
+    check: (v) => `(typeof ${v} === 'number' && ${inRange(v)})`,
     expect: `an integer in [${lo}, ${hi}]`,
   };
 };
@@ -48,7 +50,7 @@ const int64 = (signed: boolean, koffiName: string): Scalar => ({
 
 const pointerCheck = (v: string) => `(${v} === null || (typeof ${v} === 'bigint' && BigInt.asUintN(64, ${v}) === ${v}))`;
 
-export const SCALARS: Readonly<Record<string, Scalar>> = {
+const scalars: Record<string, Scalar> = {
   i8: int(8, true),
   u8: int(8, false),
   i16: int(16, true),
@@ -65,6 +67,8 @@ export const SCALARS: Readonly<Record<string, Scalar>> = {
   pointer: { koffi: 'void *', check: pointerCheck, expect: 'a bigint address or null' },
   function: { koffi: 'void *', check: pointerCheck, expect: 'a bigint function address or null' },
 };
+// Null prototype: a type name like 'constructor' or 'toString' must not find Object.prototype's.
+export const SCALARS: Readonly<Record<string, Scalar>> = Object.assign(Object.create(null) as Record<string, Scalar>, scalars);
 
 export function isStruct(t: unknown): t is StructType {
   return typeof t === 'object' && t !== null && 'struct' in t;
@@ -163,9 +167,30 @@ export function toKoffi(t: ValueType, v: unknown): unknown {
   return out;
 }
 
-/** koffi value → JS value (tuple structs become arrays). */
+const INT64: ReadonlySet<string> = new Set(['i64', 'u64', 'isize', 'usize']);
+
+/** True for i64/u64/isize/usize: koffi returns ±2^53 as a number, the API a bigint (|v| > 2^53−1). */
+export function is64(t: unknown): boolean {
+  return typeof t === 'string' && INT64.has(t);
+}
+
+/** True when a koffi value of type t needs fromKoffi: tuple structs, and 64-bit integers anywhere. */
+export function needsFromKoffi(t: unknown): boolean {
+  if (!isStruct(t)) return is64(t);
+  return Array.isArray(t.struct) || Object.values(t.struct).some(needsFromKoffi);
+}
+
+/** A zero of type t, in JS form (0, false, null, or a struct of zeros). */
+export function zeroValue(t: ValueType): unknown {
+  if (!isStruct(t)) return t === 'bool' ? false : t === 'pointer' ? null : 0;
+  const f = t.struct;
+  if (Array.isArray(f)) return f.map(zeroValue);
+  return Object.fromEntries(Object.entries(f as Record<string, ValueType>).map(([k, ft]) => [k, zeroValue(ft)]));
+}
+
+/** koffi value → JS value (tuple structs become arrays; 64-bit integers beyond 2^53−1 become bigints). */
 export function fromKoffi(t: ValueType, v: unknown): unknown {
-  if (!isStruct(t)) return v;
+  if (!isStruct(t)) return typeof v === 'number' && INT64.has(t) && !Number.isSafeInteger(v) ? BigInt(v) : v;
   const f = t.struct;
   const obj = v as Record<string, unknown>;
   if (Array.isArray(f)) return f.map((ft, i) => fromKoffi(ft, obj[`f${i}`]));
@@ -199,10 +224,18 @@ export function compileParameter(t: ParameterType, where: string): ParamIR {
       };
     }
     if (t === 'string') {
-      return { kind: 'string', type: t, koffiSync: 'const char *', check: (v) => `typeof ${v} === 'string'`, expect: 'a string' };
+      // A NUL would silently end the C string early (as Node's fs APIs, refuse it).
+      return {
+        kind: 'string', type: t, koffiSync: 'const char *',
+        check: (v) => `(typeof ${v} === 'string' && !${v}.includes('\\0'))`, expect: 'a string without NUL characters',
+      };
     }
     const s = SCALARS[t];
-    if (!s) throw new DeclarationError(`${where}: unknown parameter type '${t}'`);
+    if (!s) {
+      throw new DeclarationError(
+        `${where}: unknown parameter type '${t}' (expected one of ${Object.keys(SCALARS).join(', ')}, buffer, string, or { struct | pointer | out | inout | function: ... })`,
+      );
+    }
     return { kind: 'scalar', type: t, koffiSync: s.koffi, check: (v) => s.check(v), expect: s.expect };
   }
   if (typeof t !== 'object' || t === null) throw new DeclarationError(`${where}: bad parameter type ${JSON.stringify(t)}`);
@@ -225,7 +258,9 @@ export function compileParameter(t: ParameterType, where: string): ParamIR {
     const base = koffi.pointer(koffiValueType(inner, where));
     return {
       kind: isOut ? 'out' : 'inout', type: t, inner,
-      koffiSync: isOut ? koffi.out(base) : koffi.inout(base),
+      // 'out' is inout for koffi too: boxIn fills the memory with the box's current value (or
+      // zeros), so a plugin that writes nothing leaves box.value as it was.
+      koffiSync: koffi.inout(base),
       check: (v, i) => (isOut ? `(typeof ${v} === 'object' && ${v} !== null)` : `h.validBox(${i}, ${v})`),
       expect: isOut ? 'a box object {} that receives .value' : `a box { value: ${describe(inner)} }`,
     };
@@ -279,6 +314,6 @@ export function compileResult(t: ResultType, where: string): ResultIR {
     koffiSync: k,
     futureKind: typeof t === 'string' ? FUTURE_KIND[t]! : 'js',
     isString: false,
-    convert: hasTuple(t),
+    convert: needsFromKoffi(t),
   };
 }
