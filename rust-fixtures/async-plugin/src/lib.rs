@@ -393,6 +393,73 @@ pub extern "C" fn thread_sleep_u64(ms_: u32, value: u64) -> FfiFuture<u64> {
     }))
 }
 
+/// A waker channel to the one persistent "remote" thread behind `remote_u64`: a mutex-guarded
+/// queue and a condvar, the same primitives as the addon's `benchPing` helper thread, so the two
+/// round trips differ only by what rustplug adds. (`std::sync::mpsc`'s receiver spins and yields
+/// before it parks, which on a 2-core machine doubled the round trip.)
+struct RemoteChannel {
+    queue: std::sync::Mutex<Vec<Waker>>,
+    ready: std::sync::Condvar,
+}
+
+impl RemoteChannel {
+    fn send(&self, waker: Waker) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push(waker);
+        self.ready.notify_one();
+    }
+
+    /// The remote thread: waits for wakers and wakes each one as soon as it arrives. Never returns.
+    fn serve(&self) -> ! {
+        let mut batch = Vec::new();
+        loop {
+            {
+                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                while queue.is_empty() {
+                    queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+                std::mem::swap(&mut *queue, &mut batch);
+            }
+            for waker in batch.drain(..) {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// The remote thread is started on first use and never exits; it is not counted by
+/// `threads_alive` (it never finishes).
+fn remote_channel() -> &'static RemoteChannel {
+    static CHANNEL: OnceLock<&'static RemoteChannel> = OnceLock::new();
+    CHANNEL.get_or_init(|| {
+        let channel: &'static RemoteChannel = Box::leak(Box::new(RemoteChannel {
+            queue: std::sync::Mutex::new(Vec::new()),
+            ready: std::sync::Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("async-plugin-remote".to_owned())
+            .spawn(move || channel.serve())
+            // Inside poll: becomes FfiPoll::Panicked.
+            .expect("async-plugin: cannot start the remote thread");
+        channel
+    })
+}
+
+/// First poll sends a waker clone over a channel to the one persistent remote thread, which wakes
+/// it at once; returns Pending. Second poll: Ready(value). A cross-thread wake with no sleep and no
+/// thread start (the benchmarks' peer of a bare `uv_async_send`).
+#[no_mangle]
+pub extern "C" fn remote_u64(value: u64) -> FfiFuture<u64> {
+    let mut sent = false;
+    export(poll_fn(move |cx| {
+        if sent {
+            return Poll::Ready(value);
+        }
+        sent = true;
+        remote_channel().send(cx.waker().clone());
+        Poll::Pending
+    }))
+}
+
 /// First poll: `wake_by_ref` on the borrowed waker during the poll, then Pending. Second poll:
 /// Ready(number of polls so far) = 2.
 #[no_mangle]

@@ -1,0 +1,140 @@
+// Shared by the benchmarks: fixture paths, interleaved rounds, statistics, and the standalone entry
+// point. A benchmark measures and reports; nothing here asserts or fails on a figure.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const release = join(root, 'rust-fixtures', 'target', 'release');
+export const fixtures = {
+  basic: join(release, 'libbasic.so'),
+  asyncPlugin: join(release, 'libasync_plugin.so'),
+};
+
+export function requireFixtures() {
+  for (const p of Object.values(fixtures)) {
+    if (!existsSync(p)) throw new Error(`${p} is missing: run \`node scripts/build-fixtures.mjs\` (npm run bench does)`);
+  }
+}
+
+/** The CPUs this process may run on, e.g. "0" when run.mjs pinned it with taskset, or "0-1". */
+export function cpuList() {
+  try {
+    return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+/** "1 CPU (0)" or "2 CPUs (0-1)". */
+export function cpuLabel() {
+  const list = cpuList();
+  const n = list.split(',').reduce((acc, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return acc + (Number.isFinite(b) ? b - a + 1 : 1);
+  }, 0);
+  return `${n} CPU${n === 1 ? '' : 's'}`;
+}
+
+/** Full collection between timed segments when node runs with --expose-gc (npm run bench does). */
+export const gc = typeof globalThis.gc === 'function' ? () => globalThis.gc() : () => {};
+
+export const now = () => process.hrtime.bigint();
+/** Nanoseconds per operation since `t0` for `n` operations. */
+export const perOp = (t0, n) => Number(now() - t0) / n;
+
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Median and interquartile range of a list of samples. */
+export function summary(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  return { median: quantile(s, 0.5), q1: quantile(s, 0.25), q3: quantile(s, 0.75), min: s[0], max: s[s.length - 1], n: s.length };
+}
+
+/**
+ * Runs every series once per round, in a rotated order each round (so no series always runs
+ * first), after `warmup` untimed rounds. `series` is { name: async () => nsPerOp }. Returns the
+ * per-round samples of each series, in round order, so ratios can be taken round by round.
+ */
+export async function interleaved(series, { rounds, warmup = 2 }) {
+  const names = Object.keys(series);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = -warmup; r < rounds; r++) {
+    const k = ((r % names.length) + names.length) % names.length;
+    const order = [...names.slice(k), ...names.slice(0, k)];
+    for (const name of order) {
+      gc();
+      const v = await series[name]();
+      if (r >= 0) samples[name].push(v);
+    }
+  }
+  return samples;
+}
+
+/**
+ * Times `n` sequential awaits of `op(i)` one by one: returns each one's nanoseconds, sorted, and
+ * the sum of the awaited values (so nothing is dead code).
+ */
+export async function latencies(op, n) {
+  const out = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = now();
+    const v = await op(i);
+    out[i] = Number(now() - t0);
+    if (typeof v === 'number') sum += v;
+  }
+  out.sort();
+  return { ns: out, sum };
+}
+
+/** The q-quantile of each round's sorted latencies. */
+export const perRound = (rounds, q) => rounds.map((r) => quantile(r.ns, q));
+
+/** Round-by-round ratios a[i] / b[i]. */
+export const ratios = (a, b) => a.map((x, i) => x / b[i]);
+
+/** A figure with its spread: "1.03× [1.01–1.06]". */
+export function fmt(stat, unit = '', digits = 0) {
+  const f = (x) => formatNumber(x, digits);
+  return `${f(stat.median)}${unit} [${f(stat.q1)}–${f(stat.q3)}]`;
+}
+
+export function formatNumber(x, digits = 0) {
+  if (!Number.isFinite(x)) return String(x);
+  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** A target line: { target, value, met } with `value` already formatted. */
+export const target = (name, goal, value, met) => ({ name, goal, value, met });
+
+/** A libuv handle that keeps the loop alive while a benchmark awaits unref'd work (benchPing). */
+export function keepAlive() {
+  const t = setInterval(() => {}, 1 << 30);
+  return () => clearInterval(t);
+}
+
+/** Standalone use: `node --expose-gc bench/x.mjs [--json]` runs that benchmark alone. */
+export async function main(metaUrl, run) {
+  if (process.argv[1] === undefined || pathToFileURL(process.argv[1]).href !== metaUrl) return;
+  const result = await run();
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    printResult(result);
+  }
+}
+
+export function printResult(result) {
+  console.log(`\n${result.title}`);
+  const w = Math.max(...result.rows.map((r) => r.label.length));
+  for (const r of result.rows) console.log(`  ${r.label.padEnd(w)}  ${r.value}`);
+  for (const t of result.targets ?? []) console.log(`  target ${t.name}: ${t.goal} → ${t.value} ${t.met ? 'MET' : 'NOT MET'}`);
+  for (const n of result.notes ?? []) console.log(`  note: ${n}`);
+}
