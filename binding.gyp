@@ -7,7 +7,8 @@
         "native/dlfcn.cc",
         "native/hub.cc",
         "native/waker.cc",
-        "native/pingpong.cc"
+        "native/pingpong.cc",
+        "native/future_call.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "dlfcn.h"
+#include "future_call.h"
 #include "ffi_abi.h"
 #include "hub.h"
 #include "pingpong.h"
@@ -18,6 +19,7 @@ napi_value OnHub(napi_env env, napi_callback_info info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDlfcn(env, exports);
   RegisterPingPong(env, exports);
+  RegisterFutureCall(env, exports);
   // The hub's entry points stay on the C API: they are the hot path of every async call.
   napi_property_descriptor hub[] = {
       {"futureStart", nullptr, OnHub<&Hub::Start>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -29,6 +29,15 @@ struct FfiContext {
 // FfiPoll<T> is `repr(C, u8)`: a u8 tag, then T at its natural alignment. A C struct of the same
 // shape gets the same size, alignment and return convention from the C++ compiler, so calling
 // poll_fn through these types is the platform ABI, not a hand-rolled one.
+// FfiFuture<T> / LocalFfiFuture<T>: 24 bytes, so x86_64 SysV returns it through a hidden result
+// pointer; declaring the function as returning this struct lets the compiler do exactly that.
+struct FfiFutureRaw {
+  void* fut_ptr;
+  void* poll_fn;
+  void* drop_fn;
+};
+static_assert(sizeof(FfiFutureRaw) == 24, "FfiFuture<T>: fut_ptr, poll_fn, drop_fn");
+
 enum PollTag : uint8_t { kPollReady = 0, kPollPending = 1, kPollPanicked = 2 };
 
 template <typename T>

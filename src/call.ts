@@ -10,6 +10,7 @@ import { PluginArgumentError, PluginClosedError, DeclarationError } from './erro
 import { compileParameter, compileResult, describe, fromKoffi, is64, isValidValue, toKoffi, zeroValue } from './ir.js';
 import type { ParamIR, ResultIR } from './ir.js';
 import { makeDriver } from './future.js';
+import { addon } from './native.js';
 import type { CallOptions, ResultType, SymbolDeclaration, ValueType } from './types.js';
 
 /** What a symbol's wrapper needs from its library. */
@@ -194,14 +195,23 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
     (h as Record<string, unknown>).closedP = () => (h as unknown as { reject: (f: () => never) => Promise<never> }).reject(h.closed);
     (h as Record<string, unknown>).countP = (n: number) => (h as unknown as { reject: (f: () => never) => Promise<never> }).reject(() => h.count(n));
     const n = params.length;
+    const keepExpr = keep.length ? `[${keep.join(', ')}]` : 'undefined';
+    // Integer-class signatures skip koffi's struct-to-object decoding (see native/future_call.cc).
+    const direct = process.arch === 'x64' && n <= addon.futureCallMaxArgs && params.every(isIntegerClass);
+    if (direct) {
+      (h as Record<string, unknown>).call = addon.futureCall;
+      (h as Record<string, unknown>).fn = address;
+      (h as Record<string, unknown>).out = new Float64Array(3);
+    }
     body = [
       `if (h.s.closed) return h.closedP();`,
       `const n = arguments.length;`,
       `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) return h.countP(n);`,
       ...checks,
       ...lines,
-      `const f = raw(${callArgs.join(', ')});`,
-      `return h.drive(f, ${keep.length ? `[${keep.join(', ')}]` : 'undefined'}, o);`,
+      ...(direct
+        ? [`h.call(h.fn, h.out${callArgs.map((a) => `, ${a}`).join('')});`, `const f = h.out;`, `return h.drive(f[0], f[1], f[2], ${keepExpr}, o);`]
+        : [`const f = raw(${callArgs.join(', ')});`, `return h.drive(f.fut_ptr, f.poll_fn, f.drop_fn, ${keepExpr}, o);`]),
     ].join('\n');
     args.push('o');
   }
@@ -213,6 +223,12 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   const src = `"use strict";\nreturn function ${fnName}(${args.join(', ')}) {\n${body}\n};`;
   const fn = new Function('h', 'raw', src)(h, raw) as Function;
   return fn;
+}
+
+/** Passed in one general-purpose register on x86_64 SysV (no floats, no by-value structs). */
+function isIntegerClass(p: ParamIR): boolean {
+  if (p.kind === 'string' || p.kind === 'buffer' || p.kind === 'pointerTo') return true;
+  return p.kind === 'scalar' && p.type !== 'f32' && p.type !== 'f64';
 }
 
 function needsConvert(p: ParamIR): boolean {

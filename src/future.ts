@@ -4,7 +4,6 @@ import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
 import { DropFn, pollProto, pollStruct } from './abi.js';
-import type { FfiFutureValue } from './abi.js';
 import { PluginPanicError } from './errors.js';
 import { fromKoffi } from './ir.js';
 import type { ResultIR } from './ir.js';
@@ -27,7 +26,13 @@ export class AbortError extends Error {
 const symbolNames: string[] = [];
 addon.futureSetup((id: number) => new PluginPanicError(symbolNames[id] ?? '<unknown>'));
 
-export type Driver = (f: FfiFutureValue, keep: unknown[] | undefined, options: CallOptions | undefined) => Promise<unknown>;
+export type Driver = (
+  futPtr: number | bigint,
+  pollFn: number | bigint,
+  dropFn: number | bigint,
+  keep: unknown[] | undefined,
+  options: CallOptions | undefined,
+) => Promise<unknown>;
 
 export function makeDriver(
   name: string,
@@ -38,41 +43,40 @@ export function makeDriver(
 ): Driver {
   const symbolId = symbolNames.push(name) - 1;
   const kind = addon.resultKinds[result.futureKind];
-  let jsPollFor: ((f: FfiFutureValue) => (cx: bigint) => { tag: number; value?: unknown }) | undefined;
+  let jsPollFor: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown }) | undefined;
   if (result.futureKind === 'js') {
     // Struct results: koffi knows how an FfiPoll<Struct> comes back (registers or memory).
     const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
     const t = result.type as ValueType;
-    jsPollFor = (f) => {
-      const pollFn = BigInt(f.poll_fn);
-      const fut = f.fut_ptr;
+    jsPollFor = (pollFn, fut) => {
+      const poll = BigInt(pollFn);
       return (cx) => {
-        const r = koffi.call(pollFn, proto, fut, cx) as { tag: number; value: unknown };
+        const r = koffi.call(poll, proto, fut, cx) as { tag: number; value: unknown };
         if (r.tag === 0 && result.convert) r.value = fromKoffi(t, r.value);
         return r;
       };
     };
   }
 
-  return function drive(f, keep, options) {
+  return function drive(futPtr, pollFn, dropFn, keep, options) {
     let ref = declRef ?? lib.ref;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
       if (options.ref !== undefined) ref = options.ref === true;
       signal = options.signal;
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        dropUnpolled(f);
+        dropUnpolled(dropFn, futPtr);
         return Promise.reject(new TypeError(`${name}(): options.signal must be an AbortSignal`));
       }
       if (signal?.aborted) {
-        dropUnpolled(f);
+        dropUnpolled(dropFn, futPtr);
         return Promise.reject(new AbortError(signal.reason));
       }
     }
     const slot = { id: 0 };
     let r: unknown;
     try {
-      r = addon.futureStart(f.fut_ptr, f.poll_fn, f.drop_fn, kind, symbolId, ref, jsPollFor?.(f), keep, slot);
+      r = addon.futureStart(futPtr, pollFn, dropFn, kind, symbolId, ref, jsPollFor?.(pollFn, futPtr), keep, slot);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -104,8 +108,8 @@ export function makeDriver(
 }
 
 /** A future that is never polled still owns its state: drop it exactly once. */
-function dropUnpolled(f: FfiFutureValue): void {
-  koffi.call(BigInt(f.drop_fn), DropFn, f.fut_ptr);
+function dropUnpolled(dropFn: number | bigint, futPtr: number | bigint): void {
+  koffi.call(BigInt(dropFn), DropFn, futPtr);
 }
 
 /** The hub's counters for this environment (pending futures, live waker cells, polls, wakes…). */

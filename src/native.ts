@@ -43,6 +43,8 @@ export interface Addon {
   futureStats(): FutureStats;
   futureSetup(makePanic: (symbolId: number) => Error): void;
   benchPing(): Promise<void>;
+  futureCall(fn: bigint, out: Float64Array, ...args: unknown[]): void;
+  futureCallMaxArgs: number;
 }
 
 const require = createRequire(import.meta.url);
