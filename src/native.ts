@@ -1,5 +1,6 @@
 // The compiled addon (native/), built by node-gyp at `npm install`.
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 
 export interface DlopenResult {
   handle?: bigint;
@@ -50,6 +51,10 @@ export interface Addon {
 const require = createRequire(import.meta.url);
 
 function loadAddon(): Addon {
+  // RUSTPLUG_ADDON: load another build of the addon (scripts/test-asan.sh points it at an
+  // AddressSanitizer build); a relative path is taken from the working directory.
+  const override = process.env.RUSTPLUG_ADDON;
+  if (override) return require(resolve(override)) as Addon;
   try {
     return require('../build/Release/rustplug.node') as Addon;
   } catch (cause) {
