@@ -4,7 +4,7 @@ import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
 import { DropFn, pollProto, pollStruct } from './abi.js';
-import { PluginPanicError } from './errors.js';
+import { PluginArgumentError, PluginPanicError } from './errors.js';
 import { fromKoffi } from './ir.js';
 import type { ResultIR } from './ir.js';
 import { addon } from './native.js';
@@ -66,7 +66,7 @@ export function makeDriver(
       signal = options.signal;
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         dropUnpolled(dropFn, futPtr);
-        return Promise.reject(new TypeError(`${name}(): options.signal must be an AbortSignal`));
+        return Promise.reject(new PluginArgumentError(name, `${name}(): options.signal must be an AbortSignal`));
       }
       if (signal?.aborted) {
         dropUnpolled(dropFn, futPtr);
