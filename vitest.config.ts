@@ -6,5 +6,7 @@ export default defineConfig({
     // Each file in its own process: plugins stay mapped (RTLD_NODELETE) and some tests check
     // what the process has loaded.
     pool: 'forks',
+    // Builds dist/ when stale: the future tests' child processes and worker threads import it.
+    globalSetup: ['test/global-setup.ts'],
   },
 });
