@@ -361,11 +361,19 @@ napi_value Hub::Start(napi_env env, napi_callback_info info) {
     return nullptr;
   }
 
+  napi_deferred deferred = nullptr;
+  napi_value promise = nullptr;
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok) {
+    // Only while the environment is stopping (worker.terminate() landed during this call): no JS
+    // runs here again, so drop the future now. Returning the unset `promise` would crash V8.
+    reinterpret_cast<DropFn>(drop_fn)(fut);
+    cell->Release();
+    ++settled_;
+    return nullptr;
+  }
   Task* task = new Task{next_id_++, fut, reinterpret_cast<void*>(poll_fn), reinterpret_cast<DropFn>(drop_fn),
-                        cell, nullptr, nullptr, nullptr, symbol_id, static_cast<ResultKind>(kind), keep_alive};
+                        cell, deferred, nullptr, nullptr, symbol_id, static_cast<ResultKind>(kind), keep_alive};
   cell->task = task;
-  napi_value promise;
-  napi_create_promise(env, &task->deferred, &promise);
   if (js_poll != nullptr) napi_create_reference(env, js_poll, 1, &task->js_poll);
   if (argc > 7) {
     napi_valuetype t;
