@@ -48,10 +48,19 @@ export function makeDriver(
     // Struct results: koffi knows how an FfiPoll<Struct> comes back (registers or memory).
     const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
     const t = result.type as ValueType;
+    // Decoded once per poll_fn address (one per symbol in practice), never koffi.call(): koffi's
+    // call() aborts the process (napi_throw fails fatally) when it runs while a worker is being
+    // terminated; a decoded function does not.
+    const polls = new Map<number | bigint, (fut: number | bigint, cx: bigint) => { tag: number; value: unknown }>();
     jsPollFor = (pollFn, fut) => {
-      const poll = BigInt(pollFn);
+      let poll = polls.get(pollFn);
+      if (poll === undefined) {
+        poll = koffi.decode(BigInt(pollFn), proto) as (fut: number | bigint, cx: bigint) => { tag: number; value: unknown };
+        polls.set(pollFn, poll);
+      }
+      const p = poll;
       return (cx) => {
-        const r = koffi.call(poll, proto, fut, cx) as { tag: number; value: unknown };
+        const r = p(fut, cx);
         if (r.tag === 0 && result.convert) r.value = fromKoffi(t, r.value);
         return r;
       };
@@ -107,9 +116,17 @@ export function makeDriver(
   };
 }
 
+const drops = new Map<number | bigint, (fut: number | bigint) => void>();
+
 /** A future that is never polled still owns its state: drop it exactly once. */
 function dropUnpolled(dropFn: number | bigint, futPtr: number | bigint): void {
-  koffi.call(BigInt(dropFn), DropFn, futPtr);
+  // Decoded and cached, not koffi.call() (see jsPollFor above).
+  let drop = drops.get(dropFn);
+  if (drop === undefined) {
+    drop = koffi.decode(BigInt(dropFn), DropFn) as (fut: number | bigint) => void;
+    drops.set(dropFn, drop);
+  }
+  drop(futPtr);
 }
 
 /** The hub's counters for this environment (pending futures, live waker cells, polls, wakes…). */
