@@ -24,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_property_descriptor hub[] = {
       {"futureStart", nullptr, OnHub<&Hub::Start>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureCancel", nullptr, OnHub<&Hub::Cancel>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"futureCancelGroup", nullptr, OnHub<&Hub::CancelGroup>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureStats", nullptr, OnHub<&Hub::Stats>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureSetup", nullptr, OnHub<&Hub::Setup>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };

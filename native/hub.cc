@@ -316,11 +316,11 @@ napi_value Hub::Setup(napi_env env, napi_callback_info info) {
 }
 
 napi_value Hub::Start(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   uintptr_t fut_ptr = 0, poll_fn = 0, drop_fn = 0;
-  uint32_t kind = 0, symbol_id = 0;
+  uint32_t kind = 0, symbol_id = 0, group = 0;
   bool keep_alive = true;
   if (argc < 6 || !ReadAddress(env, argv[0], &fut_ptr) || !ReadAddress(env, argv[1], &poll_fn) ||
       !ReadAddress(env, argv[2], &drop_fn) || napi_get_value_uint32(env, argv[3], &kind) != napi_ok ||
@@ -329,6 +329,7 @@ napi_value Hub::Start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad arguments to start()");
     return nullptr;
   }
+  if (argc > 9) napi_get_value_uint32(env, argv[9], &group);
   if (poll_fn == 0 || drop_fn == 0) {
     napi_throw_type_error(env, "ERR_PLUGIN_BAD_DECLARATION",
                           "the returned FfiFuture has a null poll_fn or drop_fn: the symbol probably does "
@@ -372,7 +373,7 @@ napi_value Hub::Start(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   Task* task = new Task{next_id_++, fut, reinterpret_cast<void*>(poll_fn), reinterpret_cast<DropFn>(drop_fn),
-                        cell, deferred, nullptr, nullptr, symbol_id, static_cast<ResultKind>(kind), keep_alive};
+                        cell, deferred, nullptr, nullptr, symbol_id, group, static_cast<ResultKind>(kind), keep_alive};
   cell->task = task;
   if (js_poll != nullptr) napi_create_reference(env, js_poll, 1, &task->js_poll);
   if (argc > 7) {
@@ -416,6 +417,31 @@ napi_value Hub::Cancel(napi_env env, napi_callback_info info) {
   ++settled_;
   napi_reject_deferred(env, deferred, argv[1]);
   napi_get_boolean(env, true, &result);
+  return result;
+}
+
+napi_value Hub::CancelGroup(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  uint32_t group = 0;
+  napi_value result;
+  if (argc < 2 || napi_get_value_uint32(env, argv[0], &group) != napi_ok || group == 0) {
+    napi_create_uint32(env, 0, &result);
+    return result;
+  }
+  std::vector<Task*> victims;
+  for (auto& entry : pending_) {
+    if (entry.second->group == group) victims.push_back(entry.second);
+  }
+  for (Task* task : victims) {
+    pending_.erase(task->id);
+    napi_deferred deferred = task->deferred;
+    Forget(task);
+    ++settled_;
+    napi_reject_deferred(env, deferred, argv[1]);
+  }
+  napi_create_uint32(env, static_cast<uint32_t>(victims.size()), &result);
   return result;
 }
 

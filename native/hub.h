@@ -56,6 +56,7 @@ struct Task {
   napi_ref js_poll;    // kJs only
   napi_ref keep;       // argument memory that must outlive the future; may be null
   uint32_t symbol_id;
+  uint32_t group;      // the library that made it, for close()
   ResultKind kind;
   bool keeps_loop_alive;
 };
@@ -64,9 +65,10 @@ class Hub {
  public:
   static Hub* Of(napi_env env);  // created on first use, one per environment
 
-  // start(fut_ptr, poll_fn, drop_fn, kind, symbolId, ref, jsPoll, keep, cancelSlot)
+  // start(fut_ptr, poll_fn, drop_fn, kind, symbolId, ref, jsPoll, keep, cancelSlot, group)
   napi_value Start(napi_env env, napi_callback_info info);
   napi_value Cancel(napi_env env, napi_callback_info info);
+  napi_value CancelGroup(napi_env env, napi_callback_info info);
   napi_value Stats(napi_env env, napi_callback_info info);
   napi_value Setup(napi_env env, napi_callback_info info);
 

@@ -21,8 +21,8 @@ export interface LibraryState {
   ref: boolean;
   /** Resolves another export of the same library (for `free`). */
   address(name: string): bigint;
-  /** Pending futures of this library, by driver id, so close() can drop them. */
-  pending: Map<number, (reason: unknown) => void>;
+  /** Tags this library's futures in the native hub, so close() can drop them. */
+  group: number;
 }
 
 function kindOf(v: unknown): string {

@@ -82,34 +82,28 @@ export function makeDriver(
         return Promise.reject(new AbortError(signal.reason));
       }
     }
-    const slot = { id: 0 };
+    // The slot receives the task id only when there is something to cancel it by.
+    const slot = signal !== undefined ? { id: 0 } : undefined;
     let r: unknown;
     try {
-      r = addon.futureStart(futPtr, pollFn, dropFn, kind, symbolId, ref, jsPollFor?.(pollFn, futPtr), keep, slot);
+      r = addon.futureStart(futPtr, pollFn, dropFn, kind, symbolId, ref, jsPollFor?.(pollFn, futPtr), keep, slot, lib.group);
     } catch (e) {
       return Promise.reject(e);
     }
     if (!(r instanceof Promise)) return Promise.resolve(post ? post(r as never) : r);
+    if (signal === undefined) return post ? r.then((v) => post(v as never)) : r;
 
-    const id = slot.id;
-    lib.pending.set(id, (reason) => addon.futureCancel(id, reason));
-    let onAbort: (() => void) | undefined;
-    if (signal !== undefined) {
-      const s = signal;
-      onAbort = () => addon.futureCancel(id, new AbortError(s.reason));
-      s.addEventListener('abort', onAbort, { once: true });
-    }
-    const done = () => {
-      lib.pending.delete(id);
-      if (onAbort) signal!.removeEventListener('abort', onAbort);
-    };
+    const s = signal;
+    const id = slot!.id;
+    const onAbort = () => addon.futureCancel(id, new AbortError(s.reason));
+    s.addEventListener('abort', onAbort, { once: true });
     return r.then(
       (v) => {
-        done();
+        s.removeEventListener('abort', onAbort);
         return post ? post(v as never) : v;
       },
       (e) => {
-        done();
+        s.removeEventListener('abort', onAbort);
         throw e;
       },
     );

@@ -56,6 +56,8 @@ export interface Library<D extends Declarations> {
 }
 
 const RTLD = addon.RTLD;
+// Library ids for the hub (0 means none); per JS environment like all module state.
+let nextGroup = 1;
 
 export function open<const D extends Declarations>(path: string, declarations: D, options: OpenOptions = {}): Library<D> {
   if (typeof path !== 'string' || path === '') throw new TypeError('open(path, declarations): path must be a non-empty string');
@@ -108,7 +110,7 @@ export function open<const D extends Declarations>(path: string, declarations: D
       }
       return a;
     },
-    pending: new Map(),
+    group: nextGroup++,
   };
 
   const symbols: Record<string, Function | null> = {};
@@ -152,8 +154,7 @@ export function open<const D extends Declarations>(path: string, declarations: D
     if (state.closed) return;
     state.closed = true;
     const err = new PluginClosedError(`the library ${abs} was closed while this future was pending`, { path: abs });
-    for (const cancel of [...state.pending.values()]) cancel(err);
-    state.pending.clear();
+    addon.futureCancelGroup(state.group, err);
     addon.dlclose(handle);
   };
 

@@ -39,7 +39,10 @@ export interface Addon {
     jsPoll: ((cx: bigint) => { tag: number; value?: unknown }) | undefined,
     keep: unknown,
     slot: { id: number } | undefined,
+    group: number,
   ): unknown;
+  /** Drops and rejects every pending future started with this group; returns how many. */
+  futureCancelGroup(group: number, reason: unknown): number;
   futureCancel(id: number, reason: unknown): boolean;
   futureStats(): FutureStats;
   futureSetup(makePanic: (symbolId: number) => Error): void;
