@@ -229,14 +229,15 @@ uint8_t Hub::PollOnce(ResultKind kind, void* poll_fn, void* fut_ptr, WakerCell* 
   }
 }
 
-napi_value Hub::MakePanicError(uint32_t symbol_id) {
+napi_value Hub::MakeSettleError(uint32_t symbol_id, uint8_t tag) {
   napi_value err = nullptr;
-  if (make_panic_ != nullptr) {
-    napi_value fn, global, arg;
-    napi_get_reference_value(env_, make_panic_, &fn);
+  if (make_error_ != nullptr) {
+    napi_value fn, global, args[2];
+    napi_get_reference_value(env_, make_error_, &fn);
     napi_get_global(env_, &global);
-    napi_create_uint32(env_, symbol_id, &arg);
-    if (napi_call_function(env_, global, fn, 1, &arg, &err) == napi_ok) return err;
+    napi_create_uint32(env_, symbol_id, &args[0]);
+    napi_create_uint32(env_, tag, &args[1]);
+    if (napi_call_function(env_, global, fn, 2, args, &err) == napi_ok) return err;
     napi_get_and_clear_last_exception(env_, &err);
     return err;
   }
@@ -266,7 +267,7 @@ void Hub::Settle(Task* task, uint8_t tag, napi_value value, napi_value error) {
   if (tag == kPollReady && error == nullptr) {
     napi_resolve_deferred(env_, deferred, value);
   } else {
-    napi_reject_deferred(env_, deferred, error != nullptr ? error : MakePanicError(symbol_id));
+    napi_reject_deferred(env_, deferred, error != nullptr ? error : MakeSettleError(symbol_id, tag));
   }
 }
 
@@ -294,7 +295,7 @@ void Hub::Drain() {
       if (task->js_poll != nullptr) napi_get_reference_value(env_, task->js_poll, &js_poll);
       uint8_t tag = PollOnce(task->kind, task->poll_fn, task->fut_ptr, cell, js_poll, &value, &error);
       if (tag != kPollPending) {
-        if (tag > kPollPanicked) error = MakePanicError(task->symbol_id);
+        if (tag > kPollPanicked) error = MakeSettleError(task->symbol_id, tag);
         Settle(task, tag, value, error);
       }
       napi_close_handle_scope(env_, inner);
@@ -310,8 +311,8 @@ napi_value Hub::Setup(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (make_panic_ != nullptr) napi_delete_reference(env, make_panic_);
-  napi_create_reference(env, argv[0], 1, &make_panic_);
+  if (make_error_ != nullptr) napi_delete_reference(env, make_error_);
+  napi_create_reference(env, argv[0], 1, &make_error_);
   return Undefined(env);
 }
 
@@ -358,7 +359,7 @@ napi_value Hub::Start(napi_env env, napi_callback_info info) {
     cell->Release();
     ++settled_;
     if (tag == kPollReady && error == nullptr) return value;
-    napi_throw(env, error != nullptr ? error : MakePanicError(symbol_id));
+    napi_throw(env, error != nullptr ? error : MakeSettleError(symbol_id, tag));
     return nullptr;
   }
 
@@ -478,7 +479,7 @@ void Hub::OnTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
   std::vector<WakerCell*> leftover;
   hub->core_->Detach(leftover);
   for (WakerCell* cell : leftover) cell->Release();
-  if (hub->make_panic_ != nullptr) napi_delete_reference(env, hub->make_panic_);
+  if (hub->make_error_ != nullptr) napi_delete_reference(env, hub->make_error_);
   napi_async_destroy(env, hub->async_context_);
   napi_delete_reference(env, hub->resource_);
   InstanceData* data = nullptr;

@@ -85,7 +85,8 @@ class Hub {
                    napi_value* value, napi_value* error);
   void Settle(Task* task, uint8_t tag, napi_value value, napi_value error);
   void Forget(Task* task);  // drop the future and free the task, without touching its promise
-  napi_value MakePanicError(uint32_t symbol_id);
+  // PluginPanicError for Panicked; an ABI-mismatch error for a tag that is none of 0, 1, 2.
+  napi_value MakeSettleError(uint32_t symbol_id, uint8_t tag);
   void RefLoop(bool add);
 
   napi_env env_;
@@ -93,7 +94,7 @@ class Hub {
   HubCore* core_;
   napi_async_context async_context_ = nullptr;
   napi_ref resource_ = nullptr;
-  napi_ref make_panic_ = nullptr;
+  napi_ref make_error_ = nullptr;
   napi_async_cleanup_hook_handle cleanup_ = nullptr;
   std::unordered_map<uint64_t, Task*> pending_;
   std::vector<WakerCell*> batch_;

@@ -3,8 +3,8 @@
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
-import { DropFn, pollProto, pollStruct } from './abi.js';
-import { PluginArgumentError, PluginPanicError } from './errors.js';
+import { DropFn, POLL_PANICKED, pollProto, pollStruct } from './abi.js';
+import { DeclarationError, PluginArgumentError, PluginPanicError } from './errors.js';
 import { fromKoffi } from './ir.js';
 import type { ResultIR } from './ir.js';
 import { addon } from './native.js';
@@ -24,7 +24,13 @@ export class AbortError extends Error {
 
 // Symbol names by id, per JS environment (module state is per isolate, so per worker too).
 const symbolNames: string[] = [];
-addon.futureSetup((id: number) => new PluginPanicError(symbolNames[id] ?? '<unknown>'));
+addon.futureSetup((id: number, tag: number) => {
+  const name = symbolNames[id] ?? '<unknown>';
+  if (tag === POLL_PANICKED) return new PluginPanicError(name);
+  return new DeclarationError(
+    `the future returned by '${name}' reported poll tag ${tag}, which is none of Ready (0), Pending (1) or Panicked (2): the declared { future: T } probably does not match the FfiPoll<T> the plugin returns, or the symbol does not return an async-ffi FfiFuture at all`,
+  );
+});
 
 export type Driver = (
   futPtr: number | bigint,

@@ -45,7 +45,7 @@ export interface Addon {
   futureCancelGroup(group: number, reason: unknown): number;
   futureCancel(id: number, reason: unknown): boolean;
   futureStats(): FutureStats;
-  futureSetup(makePanic: (symbolId: number) => Error): void;
+  futureSetup(makeError: (symbolId: number, tag: number) => Error): void;
   benchPing(): Promise<void>;
   futureCall(fn: bigint, out: Float64Array, ...args: unknown[]): void;
   futureCallMaxArgs: number;

@@ -5,6 +5,7 @@
  *
  *   FfiFuture c_sleep_u64(uint32_t ms, uint64_t value);   ready with `value` after `ms`
  *   FfiFuture c_ready_u64(uint64_t value);                ready at the first poll
+ *   FfiFuture c_bad_tag(uint32_t tag, uint32_t pending);  reports `tag` after `pending` Pending polls
  *   int64_t   c_futures_alive(void);                      futures whose drop_fn has not run
  *   int64_t   c_threads_alive(void);                      sleeper threads not finished yet
  *
@@ -165,4 +166,37 @@ EXPORT FfiFuture c_ready_u64(uint64_t value) {
     *v = value;
     atomic_fetch_add(&futures_alive, 1);
     return (FfiFuture){.fut_ptr = v, .poll_fn = ready_poll, .drop_fn = ready_drop};
+}
+
+/* ---- c_bad_tag -------------------------------------------------------------------------------
+ * A future whose poll reports `tag` (after `pending_polls` Pending results, woken inline), to
+ * check how the host treats a tag that is none of Ready/Pending/Panicked (an ABI mismatch). */
+
+typedef struct BadTag {
+    uint32_t tag;
+    uint32_t pending_polls;
+} BadTag;
+
+static FfiPollU64 bad_tag_poll(void *fut_ptr, FfiContext *cx) {
+    BadTag *b = fut_ptr;
+    if (b->pending_polls > 0) {
+        b->pending_polls--;
+        cx->waker->vtable->wake_by_ref(cx->waker);
+        return (FfiPollU64){.tag = POLL_PENDING};
+    }
+    return (FfiPollU64){.tag = (uint8_t)b->tag, .value = 0};
+}
+
+static void bad_tag_drop(void *fut_ptr) {
+    atomic_fetch_sub(&futures_alive, 1);
+    free(fut_ptr);
+}
+
+EXPORT FfiFuture c_bad_tag(uint32_t tag, uint32_t pending_polls) {
+    BadTag *b = malloc(sizeof *b);
+    if (!b) abort();
+    b->tag = tag;
+    b->pending_polls = pending_polls;
+    atomic_fetch_add(&futures_alive, 1);
+    return (FfiFuture){.fut_ptr = b, .poll_fn = bad_tag_poll, .drop_fn = bad_tag_drop};
 }
