@@ -7,9 +7,10 @@ import type { KoffiSpec } from './ir.js';
 
 import { FfiFuture } from './abi.js';
 import { PluginArgumentError, PluginClosedError, DeclarationError } from './errors.js';
-import { compileParameter, compileResult, describe, fromKoffi, is64, isValidValue, toKoffi, zeroValue } from './ir.js';
+import { compileParameter, compileResult, describe, fromKoffi, hasTuple, is64, isValidValue, toKoffi, zeroValue } from './ir.js';
 import type { ParamIR, ResultIR } from './ir.js';
 import { makeDriver } from './future.js';
+import type { Driver } from './future.js';
 import { addon } from './native.js';
 import type { CallOptions, ResultType, SymbolDeclaration, ValueType } from './types.js';
 
@@ -110,8 +111,19 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       koffi.encode(buf, t, toKoffi(params[i]!.inner!, v));
       return buf;
     },
-    drive: undefined as unknown,
+    /** Async calls report argument errors as rejections, like every other failure. */
+    reject(f: () => never): Promise<never> {
+      try {
+        f();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
     s: lib,
+    drive: undefined as Driver | undefined,
+    call: addon.futureCall,
+    fn: address,
+    out: undefined as Float64Array | undefined,
   };
 
   const args = params.map((_, i) => `a${i}`);
@@ -159,7 +171,10 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   });
 
   let body: string;
-  const checks = params.map((p, i) => `if (!(${p.check(`a${i}`, i)})) ${isFuture ? 'return h.reject(() => h.bad' : 'h.bad'}(${i}, a${i})${isFuture ? ')' : ''};`);
+  let direct = false;
+  const checks = params.map((p, i) =>
+    isFuture ? `if (!(${p.check(`a${i}`, i)})) return h.reject(() => h.bad(${i}, a${i}));` : `if (!(${p.check(`a${i}`, i)})) h.bad(${i}, a${i});`,
+  );
   if (!isFuture) {
     // koffi returns ±2^53 as numbers; the API returns numbers only for safe integers.
     const post = result.isString
@@ -183,30 +198,16 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with a future result (the plugin would write after the call returned); return a struct instead`);
       if (p.kind === 'callback') throw new DeclarationError(`${where}: a JS callback is only valid during a synchronous call; for a future, pass a registered callback address as 'function'`);
     }
-    const drive = makeDriver(name, result, lib, decl.ref, result.isString ? (h.str as (v: never) => unknown) : undefined);
-    h.drive = drive;
-    (h as Record<string, unknown>).reject = (f: () => never) => {
-      try {
-        f();
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    };
-    (h as Record<string, unknown>).closedP = () => (h as unknown as { reject: (f: () => never) => Promise<never> }).reject(h.closed);
-    (h as Record<string, unknown>).countP = (n: number) => (h as unknown as { reject: (f: () => never) => Promise<never> }).reject(() => h.count(n));
+    h.drive = makeDriver(name, result, lib, decl.ref, result.isString ? (h.str as (v: never) => unknown) : undefined);
     const n = params.length;
     const keepExpr = keep.length ? `[${keep.join(', ')}]` : 'undefined';
     // Integer-class signatures skip koffi's struct-to-object decoding (see native/future_call.cc).
-    const direct = process.arch === 'x64' && n <= addon.futureCallMaxArgs && params.every(isIntegerClass);
-    if (direct) {
-      (h as Record<string, unknown>).call = addon.futureCall;
-      (h as Record<string, unknown>).fn = address;
-      (h as Record<string, unknown>).out = new Float64Array(3);
-    }
+    direct = process.arch === 'x64' && n <= addon.futureCallMaxArgs && params.every(isIntegerClass);
+    if (direct) h.out = new Float64Array(3);
     body = [
-      `if (h.s.closed) return h.closedP();`,
+      `if (h.s.closed) return h.reject(h.closed);`,
       `const n = arguments.length;`,
-      `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) return h.countP(n);`,
+      `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) return h.reject(() => h.count(n));`,
       ...checks,
       ...lines,
       ...(direct
@@ -217,8 +218,7 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   }
 
   const koffiParams = params.map((p) => (isFuture ? asyncKoffiType(p) : p.koffiSync));
-  const proto = koffi.proto(isFuture ? FfiFuture : result.koffiSync, koffiParams);
-  const raw = koffi.decode(address, proto) as Function;
+  const raw = direct ? undefined : (koffi.decode(address, koffi.proto(isFuture ? FfiFuture : result.koffiSync, koffiParams)) as Function);
   const fnName = /^[A-Za-z_$][\w$]*$/.test(key) ? key : 'symbol';
   const src = `"use strict";\nreturn function ${fnName}(${args.join(', ')}) {\n${body}\n};`;
   const fn = new Function('h', 'raw', src)(h, raw) as Function;
@@ -232,7 +232,7 @@ function isIntegerClass(p: ParamIR): boolean {
 }
 
 function needsConvert(p: ParamIR): boolean {
-  return p.inner !== undefined && typeof p.inner === 'object' && JSON.stringify(p.inner).includes('"struct":[');
+  return p.inner !== undefined && hasTuple(p.inner);
 }
 
 function koffiTypeOf(p: ParamIR): TypeObject {
