@@ -411,12 +411,7 @@ napi_value Hub::Cancel(napi_env env, napi_callback_info info) {
     napi_get_boolean(env, false, &result);
     return result;
   }
-  Task* task = it->second;
-  pending_.erase(it);
-  napi_deferred deferred = task->deferred;
-  Forget(task);
-  ++settled_;
-  napi_reject_deferred(env, deferred, argv[1]);
+  Settle(it->second, kPollPanicked, nullptr, argv[1]);  // rejects with the caller's reason
   napi_get_boolean(env, true, &result);
   return result;
 }
@@ -435,13 +430,7 @@ napi_value Hub::CancelGroup(napi_env env, napi_callback_info info) {
   for (auto& entry : pending_) {
     if (entry.second->group == group) victims.push_back(entry.second);
   }
-  for (Task* task : victims) {
-    pending_.erase(task->id);
-    napi_deferred deferred = task->deferred;
-    Forget(task);
-    ++settled_;
-    napi_reject_deferred(env, deferred, argv[1]);
-  }
+  for (Task* task : victims) Settle(task, kPollPanicked, nullptr, argv[1]);
   napi_create_uint32(env, static_cast<uint32_t>(victims.size()), &result);
   return result;
 }

@@ -83,6 +83,8 @@ class Hub {
   // Polls once. Returns the tag; on Ready `*value` holds the result, on a JS exception `*error`.
   uint8_t PollOnce(ResultKind kind, void* poll_fn, void* fut_ptr, WakerCell* cell, napi_value js_poll,
                    napi_value* value, napi_value* error);
+  // Removes a pending task, drops its future, then resolves (Ready) or rejects with `error`
+  // (a JS exception, a cancellation reason) or the error MakeSettleError makes for `tag`.
   void Settle(Task* task, uint8_t tag, napi_value value, napi_value error);
   void Forget(Task* task);  // drop the future and free the task, without touching its promise
   // PluginPanicError for Panicked; an ABI-mismatch error for a tag that is none of 0, 1, 2.
