@@ -25,7 +25,14 @@ for (let r = 0; r < Number(rounds); r++) {
     w.on('error', (e) => errors.push(String(e)));
     return w;
   });
-  await Promise.all(ws.map((w) => new Promise((res) => w.once('message', res))));
+  // The first message, or the worker's early exit (an error, reported below).
+  const firsts = await Promise.all(
+    ws.map((w) => new Promise((res) => (w.once('message', res), w.once('exit', (code) => res({ type: 'exit', code }))))),
+  );
+  for (const m of firsts) {
+    if (m.type !== 'ready') errors.push(`worker ended before it was ready: ${JSON.stringify(m)}`);
+    else if (m.unexpected) errors.push(`worker saw ${m.unexpected} rejection(s) that were not AbortErrors`);
+  }
   await sleep(Number(r % 3) * 5);
   await Promise.all(ws.map((w) => w.terminate()));
   terminations += ws.length;
