@@ -77,8 +77,14 @@ export function makeDriver(
     let ref = declRef ?? lib.ref;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
-      if (options.ref !== undefined) ref = options.ref === true;
-      signal = options.signal;
+      try {
+        if (options.ref !== undefined) ref = options.ref === true;
+        signal = options.signal;
+      } catch (e) {
+        // A throwing getter: the future exists already, so drop it, and reject like a bad argument.
+        dropUnpolled(dropFn, futPtr);
+        return Promise.reject(e);
+      }
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         dropUnpolled(dropFn, futPtr);
         return Promise.reject(new PluginArgumentError(name, `${name}(): options.signal must be an AbortSignal`));
