@@ -582,6 +582,21 @@ describe('argument memory', () => {
     expect(pollsSince(p0)).toEqual({ host: 0, plugin: 0 });
   });
 
+  it('an options object whose getter throws: rejection with that error, future dropped unpolled', async () => {
+    const p0 = polls();
+    const boom = new Error('getter');
+    const opts = {
+      get signal(): AbortSignal {
+        throw boom;
+      },
+    };
+    let p!: Promise<unknown>;
+    expect(() => (p = s.sleep_u64(1, 1, opts))).not.toThrow();
+    expect(await rejection(p)).toBe(boom);
+    expect(s.futures_alive()).toBe(0);
+    expect(pollsSince(p0)).toEqual({ host: 0, plugin: 0 });
+  });
+
   it('delayed_string reads its argument after a sleep: the host keeps it alive across GCs', async () => {
     const make = (i: number) => `arg-${i}-${'é'.repeat(64 + i)}-${Math.random()}`;
     const expected: string[] = [];
