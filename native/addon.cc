@@ -19,10 +19,17 @@ napi_value OnHub(napi_env env, napi_callback_info info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDlfcn(env, exports);
   RegisterPingPong(env, exports);
-  RegisterFutureCall(env, exports);
+  napi_value max_args;
+  napi_value limits = Napi::Object::New(env);
+  napi_create_uint32(env, kMaxIntegerArgs, &max_args);
+  napi_set_named_property(env, limits, "integer", max_args);
+  napi_create_uint32(env, kMaxFloatArgs, &max_args);
+  napi_set_named_property(env, limits, "float", max_args);
+  napi_set_named_property(env, exports, "futureCallRegisters", limits);
   // The hub's entry points stay on the C API: they are the hot path of every async call.
   napi_property_descriptor hub[] = {
-      {"futureStart", nullptr, OnHub<&Hub::Start>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"futureKoffiStart", nullptr, OnHub<&Hub::KoffiStart>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"futureCallStart", nullptr, OnHub<&Hub::CallStart>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureCancel", nullptr, OnHub<&Hub::Cancel>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureCancelGroup", nullptr, OnHub<&Hub::CancelGroup>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureStats", nullptr, OnHub<&Hub::Stats>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

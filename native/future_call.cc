@@ -1,23 +1,31 @@
-// The call that creates a future, for functions whose parameters are all of the integer class
-// (integers, bool, pointers, strings and buffers passed as pointers), at most six of them.
-// koffi would return the 24-byte FfiFuture as a fresh JS object (most of the cost of awaiting a
-// ready future); here the C++ compiler performs the same call with the same struct return and
-// the three addresses land in a Float64Array the caller reuses.
+// The call that creates a future, made by the hub itself for every signature whose arguments all
+// travel in registers, so that the plugin call and the hub taking the future over are one native
+// call (no JS in between for a worker termination to interrupt) and koffi does not have to return
+// the 24-byte FfiFuture as a fresh JS object (most of the cost of awaiting a ready future).
 //
-// Why passing every argument as a 64-bit integer is the same call: on x86_64 SysV each
-// integer-class argument takes one general register (the first six), whatever its width; the
-// callee reads the low bits, and values below 64 bits arrive sign- or zero-extended from their
-// declared type because JS validated the range first (LLVM relies on that extension for i8/i16).
-// Floating-point parameters go in SSE registers and are never routed here.
+// The ABI facts this relies on (x86_64 System V), in one place:
+// - FfiFuture<T> is 24 bytes (MEMORY class): the callee writes it through a hidden pointer in RDI.
+//   Declaring the callee as returning FfiFutureRaw makes the C++ compiler do exactly that.
+// - Integer-class arguments (integers, bool, pointers; strings and buffers are pointers) take the
+//   next free general register (RSI, RDX, RCX, R8, R9 after the hidden pointer); float and double
+//   arguments take the next XMM register (XMM0..XMM7). The two sequences are independent, so an
+//   argument's register depends only on its position among arguments of its own class.
+// - A callee reads only the registers of its own parameters. Calling it as if it took five words
+//   and eight doubles fills every argument register and puts nothing on the stack, so the same
+//   call fits any signature with at most five integer-class and eight floating-point parameters.
+// - Values narrower than a register arrive sign- or zero-extended from their declared type (JS
+//   validated the range), as LLVM expects for i8/i16. An f32 sits in the low 32 bits of its XMM
+//   register; the upper bits are ignored.
 #include "future_call.h"
 
-#include <cmath>
-
-#include "ffi_abi.h"
+#include <cstring>
 
 namespace rustplug {
 
 namespace {
+
+using W = uint64_t;
+using CallAll = FfiFutureRaw (*)(W, W, W, W, W, double, double, double, double, double, double, double, double);
 
 bool ArgToWord(napi_env env, napi_value v, uint64_t* out) {
   napi_valuetype t;
@@ -70,63 +78,39 @@ bool ArgToWord(napi_env env, napi_value v, uint64_t* out) {
   }
 }
 
-using W = uint64_t;
-
-FfiFutureRaw CallWords(void* fn, size_t argc, const W* a) {
-  switch (argc) {
-    case 0: return reinterpret_cast<FfiFutureRaw (*)()>(fn)();
-    case 1: return reinterpret_cast<FfiFutureRaw (*)(W)>(fn)(a[0]);
-    case 2: return reinterpret_cast<FfiFutureRaw (*)(W, W)>(fn)(a[0], a[1]);
-    case 3: return reinterpret_cast<FfiFutureRaw (*)(W, W, W)>(fn)(a[0], a[1], a[2]);
-    case 4: return reinterpret_cast<FfiFutureRaw (*)(W, W, W, W)>(fn)(a[0], a[1], a[2], a[3]);
-    case 5: return reinterpret_cast<FfiFutureRaw (*)(W, W, W, W, W)>(fn)(a[0], a[1], a[2], a[3], a[4]);
-    default: return reinterpret_cast<FfiFutureRaw (*)(W, W, W, W, W, W)>(fn)(a[0], a[1], a[2], a[3], a[4], a[5]);
+bool ArgToXmm(napi_env env, napi_value v, bool single, double* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
+  if (!single) {
+    *out = d;
+    return true;
   }
-}
-
-// futureCall(fn: bigint, out: Float64Array(3), ...args) -> undefined
-napi_value FutureCall(napi_env env, napi_callback_info info) {
-  size_t argc = 2 + kMaxFutureCallArgs;
-  napi_value argv[2 + kMaxFutureCallArgs];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  uint64_t fn = 0;
-  bool lossless = false;
-  void* out = nullptr;
-  size_t out_len = 0;
-  napi_typedarray_type out_type;
-  napi_value ab;
-  size_t offset;
-  if (argc < 2 || napi_get_value_bigint_uint64(env, argv[0], &fn, &lossless) != napi_ok || fn == 0 ||
-      napi_get_typedarray_info(env, argv[1], &out_type, &out_len, &out, &ab, &offset) != napi_ok ||
-      out_type != napi_float64_array || out_len < 3) {
-    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: futureCall(fn, Float64Array(3), ...args)");
-    return nullptr;
-  }
-  W words[kMaxFutureCallArgs] = {};
-  const size_t n = argc - 2;
-  for (size_t i = 0; i < n; ++i) {
-    if (!ArgToWord(env, argv[2 + i], &words[i])) {
-      napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: futureCall argument is not integer-class");
-      return nullptr;
-    }
-  }
-  FfiFutureRaw f = CallWords(reinterpret_cast<void*>(static_cast<uintptr_t>(fn)), n, words);
-  double* o = static_cast<double*>(out);
-  // User-space addresses are below 2^47, exact as doubles.
-  o[0] = static_cast<double>(reinterpret_cast<uintptr_t>(f.fut_ptr));
-  o[1] = static_cast<double>(reinterpret_cast<uintptr_t>(f.poll_fn));
-  o[2] = static_cast<double>(reinterpret_cast<uintptr_t>(f.drop_fn));
-  return nullptr;
+  // The float's bits in the low half of the register image, zeros above.
+  const float f = static_cast<float>(d);
+  uint64_t bits = 0;
+  std::memcpy(&bits, &f, sizeof f);
+  std::memcpy(out, &bits, sizeof bits);
+  return true;
 }
 
 }  // namespace
 
-void RegisterFutureCall(napi_env env, napi_value exports) {
-  napi_value fn, max;
-  napi_create_function(env, "futureCall", NAPI_AUTO_LENGTH, FutureCall, nullptr, &fn);
-  napi_set_named_property(env, exports, "futureCall", fn);
-  napi_create_uint32(env, kMaxFutureCallArgs, &max);
-  napi_set_named_property(env, exports, "futureCallMaxArgs", max);
+bool CallFutureFunction(napi_env env, void* fn, uint32_t signature, const napi_value* args, size_t argc,
+                        FfiFutureRaw* out) {
+  W words[kMaxIntegerArgs] = {};
+  double xmm[kMaxFloatArgs] = {};
+  size_t nw = 0, nx = 0;
+  for (size_t i = 0; i < argc; ++i) {
+    const uint32_t cls = (signature >> (2 * i)) & 3;
+    if (cls == kArgInteger) {
+      if (nw == kMaxIntegerArgs || !ArgToWord(env, args[i], &words[nw++])) return false;
+    } else {
+      if (nx == kMaxFloatArgs || !ArgToXmm(env, args[i], cls == kArgF32, &xmm[nx++])) return false;
+    }
+  }
+  *out = reinterpret_cast<CallAll>(fn)(words[0], words[1], words[2], words[3], words[4], xmm[0], xmm[1], xmm[2],
+                                       xmm[3], xmm[4], xmm[5], xmm[6], xmm[7]);
+  return true;
 }
 
 }  // namespace rustplug

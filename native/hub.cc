@@ -1,5 +1,7 @@
 #include "hub.h"
 
+#include "future_call.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -316,50 +318,132 @@ napi_value Hub::Setup(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-napi_value Hub::Start(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+// The arguments both entry points share, from `argv[0]` on:
+//   kind, symbolId, ref, jsPoll, keep, cancelSlot, group
+bool Hub::ReadStartOptions(napi_env env, const napi_value* argv, size_t argc, StartOptions* o) {
+  if (argc < 3 || napi_get_value_uint32(env, argv[0], &o->kind) != napi_ok || o->kind >= kResultKindCount ||
+      napi_get_value_uint32(env, argv[1], &o->symbol_id) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &o->keep_alive) != napi_ok) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad future start arguments");
+    return false;
+  }
+  auto present = [&](size_t i, napi_valuetype want) {
+    if (i >= argc) return false;
+    napi_valuetype t;
+    napi_typeof(env, argv[i], &t);
+    return want == napi_undefined ? (t != napi_undefined && t != napi_null) : t == want;
+  };
+  o->js_poll = present(3, napi_function) ? argv[3] : nullptr;
+  o->keep = present(4, napi_undefined) ? argv[4] : nullptr;
+  o->slot = present(5, napi_object) ? argv[5] : nullptr;
+  if (argc > 6) napi_get_value_uint32(env, argv[6], &o->group);
+  if (o->kind == kJs && o->js_poll == nullptr) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: struct future without jsPoll");
+    return false;
+  }
+  return true;
+}
+
+// callStart(fn, kind, symbolId, ref, jsPollFactory, keep, cancelSlot, group, signature, ...args):
+// calls the plugin function and takes its future over in one native call.
+napi_value Hub::CallStart(napi_env env, napi_callback_info info) {
+  constexpr size_t kFixed = 9;
+  size_t argc = kFixed + kMaxCallArgs;
+  napi_value argv[kFixed + kMaxCallArgs];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  uintptr_t fut_ptr = 0, poll_fn = 0, drop_fn = 0;
-  uint32_t kind = 0, symbol_id = 0, group = 0;
-  bool keep_alive = true;
-  if (argc < 6 || !ReadAddress(env, argv[0], &fut_ptr) || !ReadAddress(env, argv[1], &poll_fn) ||
-      !ReadAddress(env, argv[2], &drop_fn) || napi_get_value_uint32(env, argv[3], &kind) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &symbol_id) != napi_ok ||
-      napi_get_value_bool(env, argv[5], &keep_alive) != napi_ok || kind >= kResultKindCount) {
-    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad arguments to start()");
+  uint64_t fn = 0;
+  uint32_t signature = 0;
+  bool lossless = false;
+  StartOptions o;
+  if (argc < kFixed || napi_get_value_bigint_uint64(env, argv[0], &fn, &lossless) != napi_ok || fn == 0 ||
+      napi_get_value_uint32(env, argv[8], &signature) != napi_ok) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad arguments to callStart()");
     return nullptr;
   }
-  if (argc > 9) napi_get_value_uint32(env, argv[9], &group);
-  if (poll_fn == 0 || drop_fn == 0) {
+  if (!ReadStartOptions(env, argv + 1, 7, &o)) return nullptr;
+  FfiFutureRaw f;
+  if (!CallFutureFunction(env, reinterpret_cast<void*>(static_cast<uintptr_t>(fn)), signature, argv + kFixed,
+                          argc - kFixed, &f)) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: callStart() arguments do not fit registers");
+    return nullptr;
+  }
+  napi_value poll_v, fut_v;
+  napi_create_double(env, static_cast<double>(reinterpret_cast<uintptr_t>(f.poll_fn)), &poll_v);
+  napi_create_double(env, static_cast<double>(reinterpret_cast<uintptr_t>(f.fut_ptr)), &fut_v);
+  if (!ResolveJsPoll(env, f, poll_v, fut_v, &o)) return nullptr;
+  return StartFuture(env, f, o);
+}
+
+// For struct results the option holds a factory: (poll_fn, fut_ptr) => this future's JS poll.
+// If it fails (a termination landed in it) the future is ours already and is dropped here.
+bool Hub::ResolveJsPoll(napi_env env, const FfiFutureRaw& f, napi_value poll_v, napi_value fut_v, StartOptions* o) {
+  if (o->js_poll == nullptr) return true;
+  napi_value global, js_poll, factory_args[2] = {poll_v, fut_v};
+  napi_get_global(env, &global);
+  if (napi_call_function(env, global, o->js_poll, 2, factory_args, &js_poll) != napi_ok) {
+    if (f.drop_fn != nullptr) reinterpret_cast<DropFn>(f.drop_fn)(f.fut_ptr);
+    return false;
+  }
+  o->js_poll = js_poll;
+  return true;
+}
+
+// koffiStart(rawFn, kind, symbolId, ref, jsPollFactory, keep, cancelSlot, group, ...args): for
+// signatures callStart cannot make (structs by value, more arguments than registers), through
+// the symbol's koffi function. A worker termination can still land between koffi returning the
+// future and this function reading it (V8 checks for termination when the call returns); the
+// future is then never dropped.
+napi_value Hub::KoffiStart(napi_env env, napi_callback_info info) {
+  constexpr size_t kFixed = 8;
+  size_t argc = 0;
+  napi_get_cb_info(env, info, &argc, nullptr, nullptr, nullptr);
+  std::vector<napi_value> argv(argc < kFixed ? kFixed : argc);
+  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+  StartOptions o;
+  napi_valuetype t = napi_undefined;
+  if (argc >= kFixed) napi_typeof(env, argv[0], &t);
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad arguments to koffiStart()");
+    return nullptr;
+  }
+  if (!ReadStartOptions(env, argv.data() + 1, kFixed - 1, &o)) return nullptr;
+  napi_value global, ret;
+  napi_get_global(env, &global);
+  if (napi_call_function(env, global, argv[0], argc - kFixed, argv.data() + kFixed, &ret) != napi_ok) return nullptr;
+  napi_value fut_v = nullptr, poll_v = nullptr, drop_v = nullptr;
+  uintptr_t fut_ptr = 0, poll_fn = 0, drop_fn = 0;
+  if (napi_get_named_property(env, ret, "fut_ptr", &fut_v) != napi_ok ||
+      napi_get_named_property(env, ret, "poll_fn", &poll_v) != napi_ok ||
+      napi_get_named_property(env, ret, "drop_fn", &drop_v) != napi_ok || !ReadAddress(env, fut_v, &fut_ptr) ||
+      !ReadAddress(env, poll_v, &poll_fn) || !ReadAddress(env, drop_v, &drop_fn)) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: koffi returned no FfiFuture");
+    return nullptr;
+  }
+  FfiFutureRaw f{reinterpret_cast<void*>(fut_ptr), reinterpret_cast<void*>(poll_fn), reinterpret_cast<void*>(drop_fn)};
+  if (!ResolveJsPoll(env, f, poll_v, fut_v, &o)) return nullptr;
+  return StartFuture(env, f, o);
+}
+
+napi_value Hub::StartFuture(napi_env env, const FfiFutureRaw& f, const StartOptions& o) {
+  void* fut = f.fut_ptr;
+  DropFn drop_fn = reinterpret_cast<DropFn>(f.drop_fn);
+  if (f.poll_fn == nullptr || f.drop_fn == nullptr) {
     napi_throw_type_error(env, "ERR_PLUGIN_BAD_DECLARATION",
                           "the returned FfiFuture has a null poll_fn or drop_fn: the symbol probably does "
                           "not return an FfiFuture; check its declared result");
     return nullptr;
   }
-  napi_value js_poll = nullptr;
-  if (kind == kJs) {
-    napi_valuetype t = napi_undefined;
-    if (argc > 6) napi_typeof(env, argv[6], &t);
-    if (t != napi_function) {
-      napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: struct future without jsPoll");
-      return nullptr;
-    }
-    js_poll = argv[6];
-  }
 
   WakerCell* cell = WakerCell::Create(core_);
   napi_value value = nullptr, error = nullptr;
-  void* fut = reinterpret_cast<void*>(fut_ptr);
-  const uint8_t tag = PollOnce(static_cast<ResultKind>(kind), reinterpret_cast<void*>(poll_fn), fut, cell,
-                               js_poll, &value, &error);
+  const uint8_t tag = PollOnce(static_cast<ResultKind>(o.kind), f.poll_fn, fut, cell, o.js_poll, &value, &error);
   if (tag != kPollPending) {
     // Settled on the first poll: no task, no promise, no thread hop.
-    reinterpret_cast<DropFn>(drop_fn)(fut);
+    drop_fn(fut);
     cell->Release();
     ++settled_;
     if (tag == kPollReady && error == nullptr) return value;
-    napi_throw(env, error != nullptr ? error : MakeSettleError(symbol_id, tag));
+    napi_throw(env, error != nullptr ? error : MakeSettleError(o.symbol_id, tag));
     return nullptr;
   }
 
@@ -368,31 +452,23 @@ napi_value Hub::Start(napi_env env, napi_callback_info info) {
   if (napi_create_promise(env, &deferred, &promise) != napi_ok) {
     // Only while the environment is stopping (worker.terminate() landed during this call): no JS
     // runs here again, so drop the future now. Returning the unset `promise` would crash V8.
-    reinterpret_cast<DropFn>(drop_fn)(fut);
+    drop_fn(fut);
     cell->Release();
     ++settled_;
     return nullptr;
   }
-  Task* task = new Task{next_id_++, fut, reinterpret_cast<void*>(poll_fn), reinterpret_cast<DropFn>(drop_fn),
-                        cell, deferred, nullptr, nullptr, symbol_id, group, static_cast<ResultKind>(kind), keep_alive};
+  Task* task = new Task{next_id_++, fut, f.poll_fn, drop_fn, cell, deferred, nullptr, nullptr,
+                        o.symbol_id, o.group, static_cast<ResultKind>(o.kind), o.keep_alive};
   cell->task = task;
-  if (js_poll != nullptr) napi_create_reference(env, js_poll, 1, &task->js_poll);
-  if (argc > 7) {
-    napi_valuetype t;
-    napi_typeof(env, argv[7], &t);
-    if (t != napi_undefined && t != napi_null) napi_create_reference(env, argv[7], 1, &task->keep);
-  }
-  if (argc > 8) {
-    napi_valuetype t;
-    napi_typeof(env, argv[8], &t);
-    if (t == napi_object) {
-      napi_value id;
-      napi_create_double(env, static_cast<double>(task->id), &id);
-      napi_set_named_property(env, argv[8], "id", id);
-    }
+  if (o.js_poll != nullptr) napi_create_reference(env, o.js_poll, 1, &task->js_poll);
+  if (o.keep != nullptr) napi_create_reference(env, o.keep, 1, &task->keep);
+  if (o.slot != nullptr) {
+    napi_value id;
+    napi_create_double(env, static_cast<double>(task->id), &id);
+    napi_set_named_property(env, o.slot, "id", id);
   }
   pending_.emplace(task->id, task);
-  if (keep_alive) RefLoop(true);
+  if (o.keep_alive) RefLoop(true);
   return promise;
 }
 

@@ -65,8 +65,12 @@ class Hub {
  public:
   static Hub* Of(napi_env env);  // created on first use, one per environment
 
-  // start(fut_ptr, poll_fn, drop_fn, kind, symbolId, ref, jsPoll, keep, cancelSlot, group)
-  napi_value Start(napi_env env, napi_callback_info info);
+  // callStart(fn, kind, symbolId, ref, jsPollFactory, keep, cancelSlot, group, signature, ...args):
+  // calls `fn(args) -> FfiFuture<T>` itself and takes its future over in the same native call.
+  napi_value CallStart(napi_env env, napi_callback_info info);
+  // koffiStart(rawFn, kind, symbolId, ref, jsPollFactory, keep, cancelSlot, group, ...args): the
+  // same through a koffi function, for signatures the hub does not call itself.
+  napi_value KoffiStart(napi_env env, napi_callback_info info);
   napi_value Cancel(napi_env env, napi_callback_info info);
   napi_value CancelGroup(napi_env env, napi_callback_info info);
   napi_value Stats(napi_env env, napi_callback_info info);
@@ -78,6 +82,20 @@ class Hub {
   static void OnAsync(uv_async_t* handle);
   static void OnTeardown(napi_async_cleanup_hook_handle handle, void* arg);
   static void OnClosed(uv_handle_t* handle);
+
+  struct StartOptions {
+    uint32_t kind = 0;
+    uint32_t symbol_id = 0;
+    uint32_t group = 0;
+    bool keep_alive = true;
+    napi_value js_poll = nullptr;
+    napi_value keep = nullptr;
+    napi_value slot = nullptr;
+  };
+  static bool ResolveJsPoll(napi_env env, const FfiFutureRaw& f, napi_value poll_v, napi_value fut_v, StartOptions* o);
+  static bool ReadStartOptions(napi_env env, const napi_value* argv, size_t argc, StartOptions* o);
+  // Polls a new future once; settles it at once or makes it a pending task and returns its promise.
+  napi_value StartFuture(napi_env env, const FfiFutureRaw& f, const StartOptions& o);
 
   void Drain();
   // Polls once. Returns the tag; on Ready `*value` holds the result, on a JS exception `*error`.

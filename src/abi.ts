@@ -23,9 +23,6 @@ export interface FfiFutureValue {
   drop_fn: number | bigint;
 }
 
-/** `extern "C" fn(fut_ptr)` */
-export const DropFn = koffi.proto('void rustplug_drop_fn(uint64_t fut_ptr)');
-
 export const POLL_READY = 0;
 export const POLL_PENDING = 1;
 export const POLL_PANICKED = 2;

@@ -1,6 +1,6 @@
 // Turns one declared symbol into a JS function: a specialised wrapper (generated once per symbol,
 // so V8 sees monomorphic checks) that validates every argument before any native call, then
-// calls through koffi. Futures hand koffi's FfiFuture to the driver in future.ts.
+// calls through koffi. A future goes to the native hub (through koffi or the hub's own call).
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 import type { KoffiSpec } from './ir.js';
@@ -9,8 +9,7 @@ import { FfiFuture } from './abi.js';
 import { PluginArgumentError, PluginClosedError, DeclarationError } from './errors.js';
 import { compileParameter, compileResult, describe, fromKoffi, hasTuple, is64, isValidValue, toKoffi, zeroValue } from './ir.js';
 import type { ParamIR, ResultIR } from './ir.js';
-import { makeDriver } from './future.js';
-import type { Driver } from './future.js';
+import { FutureSymbol } from './future.js';
 import { addon } from './native.js';
 import type { CallOptions, ResultType, SymbolDeclaration, ValueType } from './types.js';
 
@@ -120,10 +119,10 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       }
     },
     s: lib,
-    drive: undefined as Driver | undefined,
-    call: addon.futureCall,
+    d: undefined as FutureSymbol | undefined,
+    callStart: addon.futureCallStart,
+    koffiStart: addon.futureKoffiStart,
     fn: address,
-    out: undefined as Float64Array | undefined,
   };
 
   const args = params.map((_, i) => `a${i}`);
@@ -198,21 +197,33 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with a future result (the plugin would write after the call returned); return a struct instead`);
       if (p.kind === 'callback') throw new DeclarationError(`${where}: a JS callback is only valid during a synchronous call; for a future, pass a registered callback address as 'function'`);
     }
-    h.drive = makeDriver(name, result, lib, decl.ref, result.isString ? (h.str as (v: never) => unknown) : undefined);
+    const d = new FutureSymbol(name, result, lib, decl.ref, result.isString ? (h.str as (v: never) => unknown) : undefined);
+    h.d = d;
     const n = params.length;
     const keepExpr = keep.length ? `[${keep.join(', ')}]` : 'undefined';
-    // Integer-class signatures skip koffi's struct-to-object decoding (see native/future_call.cc).
-    direct = process.arch === 'x64' && n <= addon.futureCallMaxArgs && params.every(isIntegerClass);
-    if (direct) h.out = new Float64Array(3);
+    // Either way the plugin call and the hub taking its future over are one native call, so a
+    // worker termination cannot fall between them. Integer-class signatures are called by the hub
+    // itself (native/future_call.cc); the rest through their koffi function.
+    const signature = registerSignature(params);
+    direct = signature !== undefined;
+    // The hub's start arguments: kind, symbolId, ref, jsPoll (factory), keep, slot, group.
+    const startTail = (jsPoll: string) =>
+      `${d.kind}, ${d.symbolId}, c === undefined ? ${d.ref} : c.ref, ${jsPoll}, ${keepExpr}, c === undefined ? undefined : c.slot, ${d.group}`;
     body = [
       `if (h.s.closed) return h.reject(h.closed);`,
       `const n = arguments.length;`,
       `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) return h.reject(() => h.count(n));`,
       ...checks,
+      `let c;`,
+      `if (o !== undefined) { c = h.d.control(o); if (c instanceof Promise) return c; }`,
       ...lines,
+      `let r;`,
       ...(direct
-        ? [`h.call(h.fn, h.out${callArgs.map((a) => `, ${a}`).join('')});`, `const f = h.out;`, `return h.drive(f[0], f[1], f[2], ${keepExpr}, o);`]
-        : [`const f = raw(${callArgs.join(', ')});`, `return h.drive(f.fut_ptr, f.poll_fn, f.drop_fn, ${keepExpr}, o);`]),
+        ? [`try { r = h.callStart(h.fn, ${startTail(d.jsPoll ? 'h.d.jsPoll' : 'undefined')}, ${signature}${callArgs.map((a) => `, ${a}`).join('')}); } catch (e) { return Promise.reject(e); }`]
+        : [
+            `try { r = h.koffiStart(raw, ${startTail(d.jsPoll ? 'h.d.jsPoll' : 'undefined')}${callArgs.map((a) => `, ${a}`).join('')}); } catch (e) { return Promise.reject(e); }`,
+          ]),
+      `return h.d.finish(r, c);`,
     ].join('\n');
     args.push('o');
   }
@@ -225,10 +236,28 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   return fn;
 }
 
-/** Passed in one general-purpose register on x86_64 SysV (no floats, no by-value structs). */
-function isIntegerClass(p: ParamIR): boolean {
-  if (p.kind === 'string' || p.kind === 'buffer' || p.kind === 'pointerTo') return true;
-  return p.kind === 'scalar' && p.type !== 'f32' && p.type !== 'f64';
+/**
+ * The hub's register signature for a future-creating call (2 bits a parameter: 0 integer class,
+ * 1 f64, 2 f32; see native/future_call.cc), or undefined when some argument would not travel in
+ * a register on x86_64 SysV (a struct by value, too many arguments) and koffi must make the call.
+ */
+function registerSignature(params: ParamIR[]): number | undefined {
+  if (process.arch !== 'x64') return undefined;
+  let signature = 0;
+  let ints = 0;
+  let floats = 0;
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]!;
+    let cls: number;
+    if (p.kind === 'string' || p.kind === 'buffer' || p.kind === 'pointerTo') cls = 0;
+    else if (p.kind !== 'scalar') return undefined;
+    else cls = p.type === 'f64' ? 1 : p.type === 'f32' ? 2 : 0;
+    if (cls === 0) ints++;
+    else floats++;
+    signature |= cls << (2 * i);
+  }
+  const regs = addon.futureCallRegisters;
+  return ints <= regs.integer && floats <= regs.float ? signature : undefined;
 }
 
 function needsConvert(p: ParamIR): boolean {

@@ -3,7 +3,7 @@
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
-import { DropFn, POLL_PANICKED, pollProto, pollStruct } from './abi.js';
+import { POLL_PANICKED, pollProto, pollStruct } from './abi.js';
 import { DeclarationError, PluginArgumentError, PluginPanicError } from './errors.js';
 import { fromKoffi } from './ir.js';
 import type { ResultIR } from './ir.js';
@@ -32,107 +32,127 @@ addon.futureSetup((id: number, tag: number) => {
   );
 });
 
-export type Driver = (
-  futPtr: number | bigint,
-  pollFn: number | bigint,
-  dropFn: number | bigint,
-  keep: unknown[] | undefined,
-  options: CallOptions | undefined,
-) => Promise<unknown>;
+/** What a call's trailing options resolve to; checked before the plugin is called. */
+export interface CallControl {
+  ref: boolean;
+  signal: AbortSignal | undefined;
+  /** Receives the hub's task id when the call stays pending (only with a signal). */
+  slot: { id: number } | undefined;
+}
 
-export function makeDriver(
-  name: string,
-  result: ResultIR,
-  lib: LibraryState,
-  declRef: boolean | undefined,
-  post: ((v: never) => unknown) | undefined,
-): Driver {
-  const symbolId = symbolNames.push(name) - 1;
-  const kind = addon.resultKinds[result.futureKind];
-  let jsPollFor: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown }) | undefined;
-  if (result.futureKind === 'js') {
-    // Struct results: koffi knows how an FfiPoll<Struct> comes back (registers or memory).
-    const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
-    const t = result.type as ValueType;
-    // Decoded once per poll_fn address (one per symbol in practice), never koffi.call(): koffi's
-    // call() aborts the process (napi_throw fails fatally) when it runs while a worker is being
-    // terminated; a decoded function does not.
-    const polls = new Map<number | bigint, (fut: number | bigint, cx: bigint) => { tag: number; value: unknown }>();
-    jsPollFor = (pollFn, fut) => {
-      let poll = polls.get(pollFn);
-      if (poll === undefined) {
-        poll = koffi.decode(BigInt(pollFn), proto) as (fut: number | bigint, cx: bigint) => { tag: number; value: unknown };
-        polls.set(pollFn, poll);
-      }
-      const p = poll;
-      return (cx) => {
-        const r = p(fut, cx);
-        if (r.tag === 0 && result.convert) r.value = fromKoffi(t, r.value);
-        return r;
+/**
+ * The per-symbol half of the driver. The generated wrapper (call.ts) checks the options with
+ * control(), makes the call through the hub (futureCallStart, or futureKoffiStart with koffi) and
+ * hands the result to finish().
+ */
+export class FutureSymbol {
+  readonly kind: number;
+  readonly symbolId: number;
+  readonly group: number;
+  /** Whether a call without { ref } keeps the event loop alive. */
+  readonly ref: boolean;
+  /** Struct results only: a JS poll function for one future (koffi knows the FfiPoll<Struct> return). */
+  readonly jsPoll: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value: unknown }) | undefined;
+
+  constructor(
+    private readonly name: string,
+    result: ResultIR,
+    lib: LibraryState,
+    declRef: boolean | undefined,
+    private readonly post: ((v: never) => unknown) | undefined,
+  ) {
+    this.symbolId = symbolNames.push(name) - 1;
+    this.kind = addon.resultKinds[result.futureKind];
+    this.group = lib.group;
+    this.ref = declRef ?? lib.ref;
+    if (result.futureKind === 'js') {
+      const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
+      const t = result.type as ValueType;
+      // Decoded once per poll_fn address (one per symbol in practice), never koffi.call(): koffi's
+      // call() aborts the process (napi_throw fails fatally) when it runs while a worker is being
+      // terminated; a decoded function does not.
+      const polls = new Map<number | bigint, (fut: number | bigint, cx: bigint) => { tag: number; value: unknown }>();
+      this.jsPoll = (pollFn, fut) => {
+        let poll = polls.get(pollFn);
+        if (poll === undefined) {
+          poll = koffi.decode(BigInt(pollFn), proto) as (fut: number | bigint, cx: bigint) => { tag: number; value: unknown };
+          polls.set(pollFn, poll);
+        }
+        const p = poll;
+        return (cx) => {
+          const r = p(fut, cx);
+          if (r.tag === 0 && result.convert) r.value = fromKoffi(t, r.value);
+          return r;
+        };
       };
-    };
+    }
   }
 
-  return function drive(futPtr, pollFn, dropFn, keep, options) {
-    let ref = declRef ?? lib.ref;
+  /** Reads the options once (getters may throw); a bad or aborted signal rejects before the plugin is called. */
+  control(options: CallOptions): CallControl | Promise<never> {
+    let ref = this.ref;
     let signal: AbortSignal | undefined;
-    if (options !== undefined) {
-      try {
-        if (options.ref !== undefined) ref = options.ref === true;
-        signal = options.signal;
-      } catch (e) {
-        // A throwing getter: the future exists already, so drop it, and reject like a bad argument.
-        dropUnpolled(dropFn, futPtr);
-        return Promise.reject(e);
-      }
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        dropUnpolled(dropFn, futPtr);
-        return Promise.reject(new PluginArgumentError(name, `${name}(): options.signal must be an AbortSignal`));
-      }
-      if (signal?.aborted) {
-        dropUnpolled(dropFn, futPtr);
-        return Promise.reject(new AbortError(signal.reason));
-      }
-    }
-    // The slot receives the task id only when there is something to cancel it by.
-    const slot = signal !== undefined ? { id: 0 } : undefined;
-    let r: unknown;
     try {
-      r = addon.futureStart(futPtr, pollFn, dropFn, kind, symbolId, ref, jsPollFor?.(pollFn, futPtr), keep, slot, lib.group);
+      if (options.ref !== undefined) ref = options.ref === true;
+      signal = options.signal;
     } catch (e) {
       return Promise.reject(e);
     }
-    if (!(r instanceof Promise)) return Promise.resolve(post ? post(r as never) : r);
-    if (signal === undefined) return post ? r.then((v) => post(v as never)) : r;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new PluginArgumentError(this.name, `${this.name}(): options.signal must be an AbortSignal`));
+    }
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    return { ref, signal, slot: signal === undefined ? undefined : { id: 0 } };
+  }
 
-    const s = signal;
-    const id = slot!.id;
-    const onAbort = () => addon.futureCancel(id, new AbortError(s.reason));
-    s.addEventListener('abort', onAbort, { once: true });
+  /** The hub returned a value (settled on the first poll) or the pending task's promise. */
+  finish(r: unknown, c: CallControl | undefined): Promise<unknown> {
+    const post = this.post;
+    if (!(r instanceof Promise)) return Promise.resolve(post ? post(r as never) : r);
+    if (c === undefined || c.signal === undefined) return post ? r.then((v) => post(v as never)) : r;
+    const signal = c.signal;
+    const id = c.slot!.id;
+    watch(signal, id);
     return r.then(
       (v) => {
-        s.removeEventListener('abort', onAbort);
+        unwatch(signal, id);
         return post ? post(v as never) : v;
       },
       (e) => {
-        s.removeEventListener('abort', onAbort);
+        unwatch(signal, id);
         throw e;
       },
     );
-  };
+  }
 }
 
-const drops = new Map<number | bigint, (fut: number | bigint) => void>();
+// One 'abort' listener per signal, however many pending calls share it (no MaxListeners
+// warning, no listener left behind once they settle).
+const watched = new WeakMap<AbortSignal, { ids: Set<number>; onAbort: () => void }>();
 
-/** A future that is never polled still owns its state: drop it exactly once. */
-function dropUnpolled(dropFn: number | bigint, futPtr: number | bigint): void {
-  // Decoded and cached, not koffi.call() (see jsPollFor above).
-  let drop = drops.get(dropFn);
-  if (drop === undefined) {
-    drop = koffi.decode(BigInt(dropFn), DropFn) as (fut: number | bigint) => void;
-    drops.set(dropFn, drop);
+function watch(signal: AbortSignal, id: number): void {
+  let w = watched.get(signal);
+  if (w === undefined) {
+    const ids = new Set<number>();
+    const onAbort = () => {
+      watched.delete(signal);
+      for (const taskId of ids) addon.futureCancel(taskId, new AbortError(signal.reason));
+    };
+    w = { ids, onAbort };
+    watched.set(signal, w);
+    signal.addEventListener('abort', onAbort, { once: true });
   }
-  drop(futPtr);
+  w.ids.add(id);
+}
+
+function unwatch(signal: AbortSignal, id: number): void {
+  const w = watched.get(signal);
+  if (w === undefined) return;
+  w.ids.delete(id);
+  if (w.ids.size === 0) {
+    watched.delete(signal);
+    signal.removeEventListener('abort', w.onAbort);
+  }
 }
 
 /** The hub's counters for this environment (pending futures, live waker cells, polls, wakes…). */

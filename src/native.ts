@@ -29,17 +29,17 @@ export interface Addon {
   loadedObjects(): string[];
   RTLD: Record<'RTLD_LAZY' | 'RTLD_NOW' | 'RTLD_GLOBAL' | 'RTLD_LOCAL' | 'RTLD_NODELETE' | 'RTLD_NOLOAD' | 'RTLD_DEEPBIND', number>;
   resultKinds: Record<'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'js', number>;
-  futureStart(
-    futPtr: number | bigint,
-    pollFn: number | bigint,
-    dropFn: number | bigint,
+  /** Calls a koffi function returning an FfiFuture and starts the future in the same native call. */
+  futureKoffiStart(
+    raw: Function,
     kind: number,
     symbolId: number,
     ref: boolean,
-    jsPoll: ((cx: bigint) => { tag: number; value?: unknown }) | undefined,
+    jsPollFactory: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown }) | undefined,
     keep: unknown,
     slot: { id: number } | undefined,
     group: number,
+    ...args: unknown[]
   ): unknown;
   /** Drops and rejects every pending future started with this group; returns how many. */
   futureCancelGroup(group: number, reason: unknown): number;
@@ -47,8 +47,21 @@ export interface Addon {
   futureStats(): FutureStats;
   futureSetup(makeError: (symbolId: number, tag: number) => Error): void;
   benchPing(): Promise<void>;
-  futureCall(fn: bigint, out: Float64Array, ...args: unknown[]): void;
-  futureCallMaxArgs: number;
+  /** Calls `fn(args) -> FfiFuture<T>` (register arguments only) and starts the future in one native call. */
+  futureCallStart(
+    fn: bigint,
+    kind: number,
+    symbolId: number,
+    ref: boolean,
+    jsPollFactory: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown }) | undefined,
+    keep: unknown,
+    slot: { id: number } | undefined,
+    group: number,
+    signature: number,
+    ...args: unknown[]
+  ): unknown;
+  /** How many integer-class and floating-point arguments futureCallStart can pass. */
+  futureCallRegisters: { integer: number; float: number };
 }
 
 const require = createRequire(import.meta.url);

@@ -345,6 +345,7 @@ describe('panics', () => {
     const e2 = await rejection(s.panic_point());
     expect(e2).toBeInstanceOf(PluginPanicError);
     expect(e2.code).toBe('ERR_PLUGIN_PANIC');
+    expect(e2.symbol).toBe('panic_point');
     expect(s.futures_alive()).toBe(0);
   });
 
@@ -515,11 +516,10 @@ describe('cancellation', () => {
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
-  it('one signal for many futures: one listener each, all rejected by one abort', async () => {
+  it('one signal for many futures: one listener in all, all rejected by one abort', async () => {
     const ac = new AbortController();
-    setMaxListeners(30, ac.signal); // more than 10 listeners is the point here, not a leak
     const ps = Array.from({ length: 25 }, (_, i) => (i % 2 ? s.never({ signal: ac.signal }) : s.sleep_u64(10_000, i, { signal: ac.signal })));
-    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(25);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
     expect(s.futures_alive()).toBe(25);
     ac.abort('all');
     expect(s.futures_alive()).toBe(0);

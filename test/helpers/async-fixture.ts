@@ -73,7 +73,7 @@ export const asyncDecls = {
   panic_on_poll: { parameters: [], result: { future: 'u32' } },
   panic_renamed: { name: 'panic_on_poll', parameters: [], result: { future: 'u32' } },
   panic_after: { parameters: ['u32'], result: { future: 'u32' } },
-  panic_point: { name: 'panic_on_poll', parameters: [], result: { future: { struct: { x: 'f64', y: 'f64' } } } },
+  panic_point: { parameters: [], result: { future: { struct: { x: 'f64', y: 'f64' } } } },
   never: { parameters: [], result: { future: 'void' } },
   never_unref: { name: 'never', parameters: [], result: { future: 'void' }, ref: false },
   late_wake: { parameters: ['u32'], result: { future: 'u32' } },

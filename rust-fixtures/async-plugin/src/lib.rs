@@ -272,6 +272,52 @@ pub extern "C" fn ready_mixed(a: u8, b: i32, c: u64, d: f32) -> FfiFuture<Mixed>
     export(async move { Mixed { a, b, c, d } })
 }
 
+/// Arguments of every register class in one call, in an interleaved order: the value encodes
+/// each argument, so a host that puts one in the wrong register gets a different number.
+#[no_mangle]
+pub extern "C" fn mix_args(a: i8, x: f64, b: u16, y: f32, c: i64, z: f64, d: bool) -> FfiFuture<f64> {
+    export(async move {
+        a as f64
+            + x * 10.0
+            + b as f64 * 100.0
+            + y as f64 * 1000.0
+            + c as f64 * 10000.0
+            + z
+            + if d { 0.5 } else { 0.0 }
+    })
+}
+
+/// Six integer arguments: one more than fit in registers next to the hidden result pointer.
+#[no_mangle]
+pub extern "C" fn sum6(a: u64, b: u64, c: u64, d: u64, e: u64, f: u64) -> FfiFuture<u64> {
+    export(async move { a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f })
+}
+
+/// Nine doubles: one more than fit in XMM registers.
+#[no_mangle]
+pub extern "C" fn sum9f(
+    a: f64,
+    b: f64,
+    c: f64,
+    d: f64,
+    e: f64,
+    f: f64,
+    g: f64,
+    h: f64,
+    i: f64,
+) -> FfiFuture<f64> {
+    export(async move { a + 2.0 * b + 3.0 * c + 4.0 * d + 5.0 * e + 6.0 * f + 7.0 * g + 8.0 * h + 9.0 * i })
+}
+
+/// A struct by value: the host calls this one through koffi. Woken by tokio after `ms`.
+#[no_mangle]
+pub extern "C" fn point_len_after(ms_: u32, p: Point) -> FfiFuture<f64> {
+    export(async move {
+        after(ms(ms_), ()).await;
+        (p.x * p.x + p.y * p.y).sqrt()
+    })
+}
+
 /// A `LocalFfiFuture` (same layout; not `Send` on the Rust side).
 #[no_mangle]
 pub extern "C" fn local_ready_u64(v: u64) -> LocalFfiFuture<u64> {
@@ -523,6 +569,13 @@ pub extern "C" fn spurious(n: u32) -> FfiFuture<u32> {
 #[no_mangle]
 pub extern "C" fn panic_on_poll() -> FfiFuture<u32> {
     export(async { panic!("panic_on_poll: expected panic from the async-plugin fixture") })
+}
+
+/// A struct-result future that panics in the first poll: the host polls it through the
+/// struct (koffi) path, so Panicked must be recognised there too.
+#[no_mangle]
+pub extern "C" fn panic_point() -> FfiFuture<Point> {
+    export(async { panic!("panic_point: expected panic from the async-plugin fixture") })
 }
 
 /// Pending, woken by tokio after `ms`, then panics in the second poll.
