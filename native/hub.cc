@@ -2,6 +2,7 @@
 
 #include "future_call.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -277,8 +278,13 @@ void Hub::OnAsync(uv_async_t* handle) { static_cast<Hub*>(handle->data)->Drain()
 
 void Hub::Drain() {
   ++drains_;
-  core_->TakeReady(batch_);
-  if (batch_.empty()) return;
+  const bool continuing = batch_pos_ < batch_.size();
+  if (!continuing) {
+    batch_.clear();
+    batch_pos_ = 0;
+    core_->TakeReady(batch_);
+    if (batch_.empty()) return;
+  }
   napi_handle_scope scope;
   napi_open_handle_scope(env_, &scope);
   napi_value resource;
@@ -286,7 +292,10 @@ void Hub::Drain() {
   // A callback scope, so promise reactions and nextTicks run when the batch is done.
   napi_callback_scope cb_scope;
   napi_open_callback_scope(env_, resource, async_context_, &cb_scope);
-  for (WakerCell* cell : batch_) {
+  // A bounded slice per loop iteration: a flood of wakes must not keep timers and I/O waiting.
+  const size_t end = std::min(batch_.size(), batch_pos_ + kPollsPerDrain);
+  for (; batch_pos_ < end; ++batch_pos_) {
+    WakerCell* cell = batch_[batch_pos_];
     // Cleared before polling: a wake during this poll re-queues the cell for exactly one more poll.
     cell->queued.store(false, std::memory_order_release);
     Task* task = cell->task;
@@ -304,7 +313,10 @@ void Hub::Drain() {
     }
     cell->Release();  // the ready list's reference
   }
-  batch_.clear();
+  // The rest of the batch waits for the next loop iteration (the signal is to ourselves). After
+  // finishing a continued batch, come back once more for the wakes that queued meanwhile: their
+  // signal was spent on this slice.
+  if (batch_pos_ < batch_.size() || continuing) uv_async_send(async_);
   napi_close_callback_scope(env_, cb_scope);
   napi_close_handle_scope(env_, scope);
 }
@@ -544,6 +556,8 @@ void Hub::OnTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
   std::vector<WakerCell*> leftover;
   hub->core_->Detach(leftover);
   for (WakerCell* cell : leftover) cell->Release();
+  for (size_t i = hub->batch_pos_; i < hub->batch_.size(); ++i) hub->batch_[i]->Release();
+  hub->batch_.clear();
   if (hub->make_error_ != nullptr) napi_delete_reference(env, hub->make_error_);
   napi_async_destroy(env, hub->async_context_);
   napi_delete_reference(env, hub->resource_);

@@ -46,6 +46,9 @@ class HubCore {
   std::atomic<uint32_t> refs_{1};
 };
 
+// How many ready tasks one loop iteration polls before yielding to timers and I/O.
+constexpr size_t kPollsPerDrain = 1024;
+
 struct Task {
   uint64_t id;
   void* fut_ptr;
@@ -117,7 +120,8 @@ class Hub {
   napi_ref make_error_ = nullptr;
   napi_async_cleanup_hook_handle cleanup_ = nullptr;
   std::unordered_map<uint64_t, Task*> pending_;
-  std::vector<WakerCell*> batch_;
+  std::vector<WakerCell*> batch_;  // taken from the core's ready list, polled in slices
+  size_t batch_pos_ = 0;
   uint64_t next_id_ = 1;
   uint32_t loop_refs_ = 0;
   uint64_t polls_ = 0;

@@ -199,3 +199,22 @@ describe('stress', () => {
     expect(await quiesce(lib, c, 20_000)).toEqual(QUIET);
   });
 });
+
+describe('a flood of wakes', () => {
+  it('is polled in slices: setImmediate callbacks run between them, and wakes during a slice are not lost', async () => {
+    const N = 5000;
+    let settled = 0;
+    // Every wake_during_poll future wakes itself during its first poll (inside the call), so all
+    // N are ready for the hub's first drain at once; each needs exactly one more poll.
+    const ps = Array.from({ length: N }, () => lib.symbols.wake_during_poll().then((v) => (settled++, v)));
+    // What setImmediate callbacks (the loop's check phase) see, iteration after iteration.
+    const seen: number[] = [];
+    while (settled < N && seen.length < 1000) seen.push(await new Promise<number>((res) => setImmediate(() => res(settled))));
+    expect(seen.some((v) => v > 0 && v < N)).toBe(true);
+    expect(await Promise.all(ps)).toEqual(new Array(N).fill(2));
+    // Many more at once, each re-woken from plugin threads while later slices are still queued.
+    const spurious = await Promise.all(Array.from({ length: 3000 }, () => lib.symbols.spurious(3)));
+    expect(spurious).toEqual(new Array(3000).fill(3));
+    expect(futureStats().pending).toBe(0);
+  });
+});
