@@ -2,7 +2,7 @@
 # Runs the future tests against an AddressSanitizer + UndefinedBehaviorSanitizer build of the
 # native addon.
 #
-#   npm run test:asan                 # all three future test files
+#   npm run test:asan                 # every test/future*.test.ts
 #   npm run test:asan -- test/future.test.ts
 #
 # 1. Compiles native/*.cc with g++ -fsanitize=address,undefined into build/asan/rustplug.node
@@ -65,7 +65,7 @@ node node_modules/typescript/bin/tsc -p tsconfig.build.json
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  files=(test/future.test.ts test/future-workers.test.ts test/future-stress.test.ts)
+  files=(test/future*.test.ts)
 fi
 
 leaks=${ASAN_LEAKS:-0}
