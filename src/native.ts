@@ -21,6 +21,9 @@ export interface FutureStats {
   bytesPerPending: number;
 }
 
+/** Makes the JS poll function of one struct-result future (koffi decodes its FfiPoll<T>). */
+export type JsPollFactory = (pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown };
+
 export interface Addon {
   dlopen(path: string, flags: number): DlopenResult;
   dlsym(handle: bigint, name: string): bigint | string;
@@ -35,7 +38,7 @@ export interface Addon {
     kind: number,
     symbolId: number,
     ref: boolean,
-    jsPollFactory: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown }) | undefined,
+    jsPollFactory: JsPollFactory | undefined,
     keep: unknown,
     slot: { id: number } | undefined,
     group: number,
@@ -53,7 +56,7 @@ export interface Addon {
     kind: number,
     symbolId: number,
     ref: boolean,
-    jsPollFactory: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown }) | undefined,
+    jsPollFactory: JsPollFactory | undefined,
     keep: unknown,
     slot: { id: number } | undefined,
     group: number,

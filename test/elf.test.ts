@@ -7,18 +7,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { hostRustTarget, hostTarget, machineName, pluginKind, readElf, readElfHeader } from '../src/elf.js';
 import { PluginArchError, PluginError, PluginFormatError, PluginNotFoundError } from '../src/errors.js';
 import { buildCFixtures, makeTempDir, prng, rustFixtures, type CFixtures } from './helpers/elf-fixtures.js';
+import { thrown } from './helpers/plugins.js';
 
 const LIBZ = '/lib/x86_64-linux-gnu/libz.so.1';
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Exported functions/objects according to binutils' readelf, our oracle. */
 function readelfExports(path: string): { functions: string[]; objects: string[] } {

@@ -8,15 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DeclarationError, InsecurePluginError, IntegrityError, PluginNotFoundError } from '../src/errors.js';
 import { checkIntegrity, checkPermissions, formatIntegrity, hashFile, parseIntegrity, sriOf } from '../src/integrity.js';
 import { makeTempDir } from './helpers/elf-fixtures.js';
+import { thrown } from './helpers/plugins.js';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 let dir: string;
 let file: string;

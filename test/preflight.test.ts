@@ -29,15 +29,8 @@ import { preflight, rustSysrootLibDir, rustToolchain, rustupToolchainFor } from 
 import { inspect } from '../src/inspect.js';
 import { editDistance, suggest } from '../src/suggest.js';
 import { buildCFixtures, cc, copyInto, makeTempDir, rustFixtures, type CFixtures } from './helpers/elf-fixtures.js';
+import { thrown } from './helpers/plugins.js';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 const sha256Hex = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const isRoot = process.getuid?.() === 0;
