@@ -46,6 +46,7 @@ describe('stress', () => {
     const controllers: (AbortController | undefined)[] = new Array(N);
     let settledCount = 0;
     let abortsIssued = 0;
+    let earlyAborts = 0; // in the same tick or a microtask: always before any wake is processed
     const timers: Promise<void>[] = [];
     const before = futureStats();
     const p0 = Number(s.polls_total());
@@ -86,6 +87,7 @@ describe('stress', () => {
         // next 2 s (many of those land after the future settled, when abort() must do nothing).
         const r = rand();
         const delay = r < 0.7 ? Math.floor(rand() * 4) : Math.floor(rand() * 2000);
+        if (r < 0.4) earlyAborts++;
         if (r < 0.2) abort();
         else if (r < 0.4) queueMicrotask(abort);
         else timers.push(new Promise((res) => setTimeout(() => (abort(), res()), delay)));
@@ -122,7 +124,8 @@ describe('stress', () => {
     // An abort that lands after the future settled changes nothing, so rejections < aborts;
     // the synchronous and microtask aborts always win (no wake is processed before them).
     expect(rejections).toBeLessThan(aborted);
-    expect(rejections).toBeGreaterThan(aborted * 0.4);
+    // (Timer-driven aborts may all come too late on a loaded machine, so count only the early ones.)
+    expect(rejections).toBeGreaterThanOrEqual(earlyAborts);
     // The native side settled each future exactly once too.
     const d = statsDelta(before);
     expect(d.settled).toBe(N);
