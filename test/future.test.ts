@@ -1,6 +1,6 @@
 // Futures as Promises, against the real fixtures: every result type, wakes from tokio, std and C
 // threads, waker edge cases, panics, cancellation, late wakes, the event loop and close().
-import { getEventListeners, setMaxListeners } from 'node:events';
+import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
