@@ -8,5 +8,7 @@ export default defineConfig({
     pool: 'forks',
     // Builds dist/ when stale: the future tests' child processes and worker threads import it.
     globalSetup: ['test/global-setup.ts'],
+    // The fixtures panic on purpose; their messages stay, full backtraces would only be noise.
+    env: { RUST_BACKTRACE: '0' },
   },
 });
