@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AbortError, futureStats } from '../src/index.js';
+import { prng } from './helpers/elf-fixtures.js';
 import { QUIET, openAsync, openCAsync, quiesce, statsDelta, type AsyncLib, type CAsyncLib } from './helpers/async-fixture.js';
 
 let lib: AsyncLib;
@@ -20,17 +21,6 @@ afterAll(async () => {
   c.close();
 });
 
-/** mulberry32: reproducible randomness (the seed is printed on failure). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('stress', () => {
   it('100 000 futures in flight, 10% aborted at random moments', { timeout: 60_000 }, async () => {
