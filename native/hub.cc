@@ -379,10 +379,12 @@ napi_value Hub::CallStart(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: callStart() arguments do not fit registers");
     return nullptr;
   }
-  napi_value poll_v, fut_v;
-  napi_create_double(env, static_cast<double>(reinterpret_cast<uintptr_t>(f.poll_fn)), &poll_v);
-  napi_create_double(env, static_cast<double>(reinterpret_cast<uintptr_t>(f.fut_ptr)), &fut_v);
-  if (!ResolveJsPoll(env, f, poll_v, fut_v, &o)) return nullptr;
+  if (o.js_poll != nullptr) {  // struct results only: no JS values on the scalar hot path
+    napi_value poll_v, fut_v;
+    napi_create_double(env, static_cast<double>(reinterpret_cast<uintptr_t>(f.poll_fn)), &poll_v);
+    napi_create_double(env, static_cast<double>(reinterpret_cast<uintptr_t>(f.fut_ptr)), &fut_v);
+    if (!ResolveJsPoll(env, f, poll_v, fut_v, &o)) return nullptr;
+  }
   return StartFuture(env, f, o);
 }
 
