@@ -5,10 +5,17 @@
       "sources": [
         "native/addon.cc",
         "native/dlfcn.cc",
-        "native/hub.cc",
-        "native/waker.cc",
-        "native/pingpong.cc",
-        "native/future_call.cc"
+        "native/library.cc",
+        "native/symbol.cc",
+        "native/abi/facts.cc",
+        "native/call/args.cc",
+        "native/call/x86_64_sysv.cc",
+        "native/call/unsupported.cc",
+        "native/drivers/scalar.cc",
+        "native/drivers/struct_js.cc",
+        "native/runtime/hub.cc",
+        "native/runtime/ready_queue.cc",
+        "native/runtime/waker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,10 +1,16 @@
 // Shared by the benchmarks: fixture paths, interleaved rounds, statistics, and the standalone entry
 // point. A benchmark measures and reports; nothing here asserts or fails on a figure.
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The benchmark-only addon (bench/native: the uv_async_send ping-pong baseline), built by run.mjs. */
+export function benchAddon() {
+  return createRequire(import.meta.url)('./native/build/Release/rustplug_bench.node');
+}
 const release = join(root, 'rust-fixtures', 'target', 'release');
 export const fixtures = {
   basic: join(release, 'libbasic.so'),

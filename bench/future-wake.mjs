@@ -1,6 +1,6 @@
 // 2b. A future woken from another thread against a raw uv_async_send ping-pong in the same addon.
 // `remote_u64` (async-plugin): the first poll hands a waker clone to one persistent plugin thread
-// that wakes it at once; the second poll is Ready. `benchPing()` (native/pingpong.cc): a persistent
+// that wakes it at once; the second poll is Ready. `benchPing()` (bench/native/pingpong.cc, its own addon): a persistent
 // helper thread does uv_async_send and the promise resolves in the async callback. Both helper
 // threads wait on a mutex + condvar. Sequential round trips, each timed, interleaved rounds.
 // Target: ≤ 1.3×.
@@ -12,7 +12,7 @@
 // (taskset -c 0: wakes are plain context switches, the figures are the paths' own costs) and on all
 // CPUs. The 10th percentile and the median of each round are reported, ratios round by round.
 import { futureStats, open } from '../dist/index.js';
-import { addon } from '../dist/native.js';
+import { benchAddon } from './common.mjs';
 import {
   fixtures,
   fmt,
@@ -35,7 +35,8 @@ export async function run({ rounds = 31, trips = 1_000 } = {}) {
   const { remote_u64 } = lib.symbols;
   // benchPing's uv_async_t is unref'd: keep the loop alive while it is awaited (for both series).
   const release = keepAlive();
-  const ping = () => addon.benchPing();
+  const { benchPing } = benchAddon();
+  const ping = () => benchPing();
 
   const check = await latencies(remote_u64, 100);
   if (check.sum !== 4950) throw new Error('future-wake: wrong values');

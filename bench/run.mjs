@@ -72,6 +72,23 @@ if (!existsSync(join(root, 'build', 'Release', 'rustplug.node'))) {
   process.exit(1);
 }
 
+// The ping-pong baseline lives in its own addon (bench/native/), never in the shipped one. npm
+// puts its bundled node-gyp on PATH for scripts; outside npm, node-gyp must be on PATH.
+function ensureBenchAddon() {
+  const out = join(root, 'bench', 'native', 'build', 'Release', 'rustplug_bench.node');
+  const src = join(root, 'bench', 'native', 'pingpong.cc');
+  if (mtime(out) >= mtime(src)) return;
+  console.log('bench: building the benchmark-only addon (bench/native)');
+  const gyp = process.env.npm_config_node_gyp;
+  const [cmd, ...pre] = gyp ? [process.execPath, gyp] : ['node-gyp'];
+  const r = spawnSync(cmd, [...pre, 'rebuild', '-C', join(root, 'bench', 'native')], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error('bench: could not build bench/native (node-gyp); the wake benchmarks need it');
+    process.exit(1);
+  }
+}
+ensureBenchAddon();
+
 // ---- run ----------------------------------------------------------------------------------------
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (!hasTaskset) console.warn('bench: taskset (util-linux) is not available: the pinned (1 CPU) runs are skipped');

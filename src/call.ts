@@ -11,6 +11,7 @@ import { compileParameter, compileResult, describe, fromKoffi, hasTuple, is64, i
 import type { ParamIR, ResultIR } from './ir.js';
 import { FutureSymbol } from './future.js';
 import { addon } from './native.js';
+import type { NativeFutureSymbol, NativeLibrary } from './native.js';
 import type { CallOptions, ResultType, SymbolDeclaration, ValueType } from './types.js';
 
 /** What a symbol's wrapper needs from its library. */
@@ -21,8 +22,14 @@ export interface LibraryState {
   ref: boolean;
   /** Resolves another export of the same library (for `free`). */
   address(name: string): bigint;
-  /** Tags this library's futures in the native hub, so close() can drop them. */
-  group: number;
+  /** The addon's library: futures hold its code mapped; close() goes through it. */
+  native: NativeLibrary;
+  /** Opened without RTLD_NODELETE: dlclose unmaps, so close() must wait for sync calls on the stack. */
+  unmaps: boolean;
+  /** Sync calls of this library on the JS stack right now (counted only when `unmaps`). */
+  depth: number;
+  /** close() was called inside a sync call; it finishes when the outermost one returns. */
+  closeDeferred: (() => void) | undefined;
 }
 
 function kindOf(v: unknown): string {
@@ -35,8 +42,8 @@ function kindOf(v: unknown): string {
   return typeof v === 'object' ? `an object` : typeof v;
 }
 
-// Created once: koffi type names are process-wide, a second proto named the same would throw.
-const FREE_PROTO = koffi.proto('void rustplug_free(void *)');
+// Created once, anonymous: koffi type names are process-wide, and another copy of rustplug may load.
+const FREE_PROTO = koffi.proto('void', ['void *']);
 
 export function compileSymbol(key: string, decl: SymbolDeclaration, address: bigint, lib: LibraryState): Function {
   const where = `symbol '${key}'`;
@@ -52,9 +59,8 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   if (decl.free !== undefined && !result.isString) {
     throw new DeclarationError(`${where}: 'free' applies to a 'string' result only`);
   }
-  const free = decl.free !== undefined
-    ? (koffi.decode(lib.address(decl.free), FREE_PROTO) as (p: bigint) => void)
-    : undefined;
+  const freeAddress = decl.free !== undefined ? lib.address(decl.free) : undefined;
+  const free = freeAddress !== undefined ? (koffi.decode(freeAddress, FREE_PROTO) as (p: bigint) => void) : undefined;
   const name = decl.name ?? key;
 
   const signature = `${name}(${params.map((p) => describe(p.type)).join(', ')})`;
@@ -120,9 +126,9 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
     },
     s: lib,
     d: undefined as FutureSymbol | undefined,
-    callStart: addon.futureCallStart,
+    sym: undefined as NativeFutureSymbol | undefined,
+    start: addon.futureStart,
     koffiStart: addon.futureKoffiStart,
-    fn: address,
   };
 
   const args = params.map((_, i) => `a${i}`);
@@ -183,32 +189,32 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
         : result.convert
           ? 'h.fromK(r)'
           : 'r';
+    const call = [`const r = raw(${callArgs.join(', ')});`, ...after, `return ${post};`];
     body = [
       `if (h.s.closed) h.closed();`,
       `if (arguments.length !== ${params.length}) h.count(arguments.length);`,
       ...checks,
       ...lines,
-      `const r = raw(${callArgs.join(', ')});`,
-      ...after,
-      `return ${post};`,
+      `if (h.s.closed) h.closed();`,
+      // Without RTLD_NODELETE a close() from a callback inside this call must not unmap the code
+      // this call is still running (or the free function a string result still needs).
+      ...(lib.unmaps ? [`h.s.depth++;`, `try {`, ...call, `} finally {`, `  if (--h.s.depth === 0 && h.s.closeDeferred !== undefined) h.s.closeDeferred();`, `}`] : call),
     ].join('\n');
   } else {
     for (const p of params) {
       if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with a future result (the plugin would write after the call returned); return a struct instead`);
       if (p.kind === 'callback') throw new DeclarationError(`${where}: a JS callback is only valid during a synchronous call; for a future, pass a registered callback address as 'function'`);
     }
-    const d = new FutureSymbol(name, result, lib, decl.ref, result.isString ? (h.str as (v: never) => unknown) : undefined);
+    const d = new FutureSymbol(name, result, params, address, lib, decl.ref, freeAddress);
     h.d = d;
+    h.sym = d.native;
     const n = params.length;
     const keepExpr = keep.length ? `[${keep.join(', ')}]` : 'undefined';
-    // Either way the plugin call and the hub taking its future over are one native call, so a
-    // worker termination cannot fall between them. Integer-class signatures are called by the hub
-    // itself (native/future_call.cc); the rest through their koffi function.
-    const signature = registerSignature(params);
-    direct = signature !== undefined;
-    // The hub's start arguments: kind, symbolId, ref, jsPoll (factory), keep, slot, group.
-    const startTail = (jsPoll: string) =>
-      `${d.kind}, ${d.symbolId}, c === undefined ? ${d.ref} : c.ref, ${jsPoll}, ${keepExpr}, c === undefined ? undefined : c.slot, ${d.group}`;
+    // Either way the plugin call and the runtime taking its future over are one native call, so
+    // a worker termination cannot fall between them. Signatures the addon's call planner accepts
+    // are called by the addon itself; the rest through their koffi function.
+    direct = d.planned;
+    const startArgs = `h.sym, ${direct ? '' : 'raw, '}c === undefined ? ${d.ref} : c.ref, ${keepExpr}, c === undefined ? undefined : c.slot${callArgs.map((a) => `, ${a}`).join('')}`;
     body = [
       `if (h.s.closed) return h.reject(h.closed);`,
       `const n = arguments.length;`,
@@ -217,12 +223,11 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       `let c;`,
       `if (o !== undefined) { c = h.d.control(o); if (c instanceof Promise) return c; }`,
       ...lines,
+      // Converting the arguments may have run JS (getters) that closed the library or aborted.
+      `if (h.s.closed) return h.reject(h.closed);`,
+      `if (c !== undefined && c.signal !== undefined && c.signal.aborted) return h.d.finish(undefined, c);`,
       `let r;`,
-      ...(direct
-        ? [`try { r = h.callStart(h.fn, ${startTail(d.jsPoll ? 'h.d.jsPoll' : 'undefined')}, ${signature}${callArgs.map((a) => `, ${a}`).join('')}); } catch (e) { return Promise.reject(e); }`]
-        : [
-            `try { r = h.koffiStart(raw, ${startTail(d.jsPoll ? 'h.d.jsPoll' : 'undefined')}${callArgs.map((a) => `, ${a}`).join('')}); } catch (e) { return Promise.reject(e); }`,
-          ]),
+      `try { r = ${direct ? 'h.start' : 'h.koffiStart'}(${startArgs}); } catch (e) { return Promise.reject(e); }`,
       `return h.d.finish(r, c);`,
     ].join('\n');
     args.push('o');
@@ -234,30 +239,6 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   const src = `"use strict";\nreturn function ${fnName}(${args.join(', ')}) {\n${body}\n};`;
   const fn = new Function('h', 'raw', src)(h, raw) as Function;
   return fn;
-}
-
-/**
- * The hub's register signature for a future-creating call (2 bits a parameter: 0 integer class,
- * 1 f64, 2 f32; see native/future_call.cc), or undefined when some argument would not travel in
- * a register on x86_64 SysV (a struct by value, too many arguments) and koffi must make the call.
- */
-function registerSignature(params: ParamIR[]): number | undefined {
-  if (process.arch !== 'x64') return undefined;
-  let signature = 0;
-  let ints = 0;
-  let floats = 0;
-  for (let i = 0; i < params.length; i++) {
-    const p = params[i]!;
-    let cls: number;
-    if (p.kind === 'string' || p.kind === 'buffer' || p.kind === 'pointerTo') cls = 0;
-    else if (p.kind !== 'scalar') return undefined;
-    else cls = p.type === 'f64' ? 1 : p.type === 'f32' ? 2 : 0;
-    if (cls === 0) ints++;
-    else floats++;
-    signature |= cls << (2 * i);
-  }
-  const regs = addon.futureCallRegisters;
-  return ints <= regs.integer && floats <= regs.float ? signature : undefined;
 }
 
 function needsConvert(p: ParamIR): boolean {

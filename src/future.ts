@@ -1,13 +1,15 @@
-// Futures as Promises. The native hub (native/hub.cc) polls, wakes and settles; this side picks
-// the result kind, wires cancellation and keeps argument memory referenced until the future drops.
+// Futures as Promises. The native runtime (native/runtime/) polls, wakes, cancels and settles;
+// this side prepares each future symbol once at open(), wires AbortSignals, and keeps argument
+// memory referenced until the future drops.
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
-import { POLL_PANICKED, pollProto, pollStruct } from './abi.js';
+import { ABI, pollProto, pollStruct } from './abi.js';
 import { DeclarationError, PluginArgumentError, PluginPanicError } from './errors.js';
 import { fromKoffi } from './ir.js';
-import type { ResultIR } from './ir.js';
+import type { ParamIR, ResultIR } from './ir.js';
 import { addon } from './native.js';
+import type { NativeFutureSymbol, StructPoll } from './native.js';
 import type { LibraryState } from './call.js';
 import type { CallOptions, ValueType } from './types.js';
 
@@ -22,13 +24,10 @@ export class AbortError extends Error {
   }
 }
 
-// Symbol names by id, per JS environment (module state is per isolate, so per worker too).
-const symbolNames: string[] = [];
-addon.futureSetup((id: number, tag: number) => {
-  const name = symbolNames[id] ?? '<unknown>';
-  if (tag === POLL_PANICKED) return new PluginPanicError(name);
+addon.futureSetup((name: string, tag: number) => {
+  if (tag === ABI.pollTags.panicked) return new PluginPanicError(name);
   return new DeclarationError(
-    `the future returned by '${name}' reported poll tag ${tag}, which is none of Ready (0), Pending (1) or Panicked (2): the declared { future: T } probably does not match the FfiPoll<T> the plugin returns, or the symbol does not return an async-ffi FfiFuture at all`,
+    `the future returned by '${name}' reported poll tag ${tag}, which is none of Ready (${ABI.pollTags.ready}), Pending (${ABI.pollTags.pending}) or Panicked (${ABI.pollTags.panicked}): the declared { future: T } probably does not match the FfiPoll<T> the plugin returns, or the symbol does not return an async-ffi FfiFuture at all`,
   );
 });
 
@@ -36,56 +35,49 @@ addon.futureSetup((id: number, tag: number) => {
 export interface CallControl {
   ref: boolean;
   signal: AbortSignal | undefined;
-  /** Receives the hub's task id when the call stays pending (only with a signal). */
+  /** Receives the runtime's task id when the call stays pending (only with a signal). */
   slot: { id: number } | undefined;
 }
 
 /**
- * The per-symbol half of the driver. The generated wrapper (call.ts) checks the options with
- * control(), makes the call through the hub (futureCallStart, or futureKoffiStart with koffi) and
- * hands the result to finish().
+ * The argument classes of a future-creating call for the addon's call planner, or null when some
+ * parameter is not a register value (a struct by value): koffi makes that call.
+ */
+function argClasses(params: ParamIR[]): number[] | null {
+  const out: number[] = [];
+  for (const p of params) {
+    if (p.kind === 'string' || p.kind === 'buffer' || p.kind === 'pointerTo') out.push(ABI.argClasses.integer);
+    else if (p.kind !== 'scalar') return null;
+    else out.push(p.type === 'f64' ? ABI.argClasses.f64 : p.type === 'f32' ? ABI.argClasses.f32 : ABI.argClasses.integer);
+  }
+  return out;
+}
+
+/**
+ * The per-symbol half of the driver: the native symbol handle, and what the generated wrapper
+ * (call.ts) needs around the call: control() for the options, finish() for the result.
  */
 export class FutureSymbol {
-  readonly kind: number;
-  readonly symbolId: number;
-  readonly group: number;
+  readonly native: NativeFutureSymbol;
+  /** Whether the addon calls the symbol itself (futureStart), or koffi does (futureKoffiStart). */
+  readonly planned: boolean;
   /** Whether a call without { ref } keeps the event loop alive. */
   readonly ref: boolean;
-  /** Struct results only: a JS poll function for one future (koffi knows the FfiPoll<Struct> return). */
-  readonly jsPoll: ((pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value: unknown }) | undefined;
 
   constructor(
     private readonly name: string,
     result: ResultIR,
+    params: ParamIR[],
+    address: bigint,
     lib: LibraryState,
     declRef: boolean | undefined,
-    private readonly post: ((v: never) => unknown) | undefined,
+    free: bigint | undefined,
   ) {
-    this.symbolId = symbolNames.push(name) - 1;
-    this.kind = addon.resultKinds[result.futureKind];
-    this.group = lib.group;
     this.ref = declRef ?? lib.ref;
-    if (result.futureKind === 'js') {
-      const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
-      const t = result.type as ValueType;
-      // Decoded once per poll_fn address (one per symbol in practice), never koffi.call(): koffi's
-      // call() aborts the process (napi_throw fails fatally) when it runs while a worker is being
-      // terminated; a decoded function does not.
-      const polls = new Map<number | bigint, (fut: number | bigint, cx: bigint) => { tag: number; value: unknown }>();
-      this.jsPoll = (pollFn, fut) => {
-        let poll = polls.get(pollFn);
-        if (poll === undefined) {
-          poll = koffi.decode(BigInt(pollFn), proto) as (fut: number | bigint, cx: bigint) => { tag: number; value: unknown };
-          polls.set(pollFn, poll);
-        }
-        const p = poll;
-        return (cx) => {
-          const r = p(fut, cx);
-          if (r.tag === 0 && result.convert) r.value = fromKoffi(t, r.value);
-          return r;
-        };
-      };
-    }
+    const kind = ABI.resultKinds[result.futureKind];
+    const poll = result.futureKind === 'js' ? structPoll(result) : null;
+    this.native = addon.futureSymbol(lib.native, address, name, kind, argClasses(params), poll, free ?? null);
+    this.planned = addon.futureSymbolPlanned(this.native);
   }
 
   /** Reads the options once (getters may throw); a bad or aborted signal rejects before the plugin is called. */
@@ -95,28 +87,37 @@ export class FutureSymbol {
     try {
       if (options.ref !== undefined) ref = options.ref === true;
       signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        return Promise.reject(new PluginArgumentError(this.name, `${this.name}(): options.signal must be an AbortSignal`));
+      }
     } catch (e) {
       return Promise.reject(e);
-    }
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      return Promise.reject(new PluginArgumentError(this.name, `${this.name}(): options.signal must be an AbortSignal`));
     }
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
     return { ref, signal, slot: signal === undefined ? undefined : { id: 0 } };
   }
 
-  /** The hub returned a value (settled on the first poll) or the pending task's promise. */
+  /**
+   * The runtime returned a value (settled on the first poll) or the pending task's promise. JS
+   * that ran inside the first poll may have aborted the signal: the abort wins, as it would a
+   * moment later.
+   */
   finish(r: unknown, c: CallControl | undefined): Promise<unknown> {
-    const post = this.post;
-    if (!(r instanceof Promise)) return Promise.resolve(post ? post(r as never) : r);
-    if (c === undefined || c.signal === undefined) return post ? r.then((v) => post(v as never)) : r;
-    const signal = c.signal;
-    const id = c.slot!.id;
+    const signal = c?.signal;
+    if (!(r instanceof Promise)) {
+      return signal?.aborted ? Promise.reject(new AbortError(signal.reason)) : Promise.resolve(r);
+    }
+    if (signal === undefined) return r;
+    const id = c!.slot!.id;
+    if (signal.aborted) {
+      addon.futureCancel(id, new AbortError(signal.reason));
+      return r;
+    }
     watch(signal, id);
     return r.then(
       (v) => {
         unwatch(signal, id);
-        return post ? post(v as never) : v;
+        return v;
       },
       (e) => {
         unwatch(signal, id);
@@ -124,6 +125,30 @@ export class FutureSymbol {
       },
     );
   }
+}
+
+/**
+ * Struct results: koffi knows the FfiPoll<Struct> return convention. A poll function is decoded
+ * once per poll_fn address (one per symbol in practice), never through koffi.call(): koffi's
+ * call() aborts the process when it runs while a worker is being terminated; a decoded function
+ * does not.
+ */
+function structPoll(result: ResultIR): StructPoll {
+  const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
+  const t = result.type as ValueType;
+  const convert = result.convert;
+  type Decoded = (fut: bigint, cx: bigint) => { tag: number; value: unknown };
+  const decoded = new Map<bigint, Decoded>();
+  return (pollFn, fut, cx) => {
+    let poll = decoded.get(pollFn);
+    if (poll === undefined) {
+      poll = koffi.decode(pollFn, proto) as Decoded;
+      decoded.set(pollFn, poll);
+    }
+    const r = poll(fut, cx);
+    if (r.tag === ABI.pollTags.ready && convert) r.value = fromKoffi(t, r.value);
+    return r;
+  };
 }
 
 // One 'abort' listener per signal, however many pending calls share it (no MaxListeners
@@ -155,7 +180,7 @@ function unwatch(signal: AbortSignal, id: number): void {
   }
 }
 
-/** The hub's counters for this environment (pending futures, live waker cells, polls, wakes…). */
+/** The runtime's counters for this environment (pending futures, live waker cells, polls, wakes…). */
 export function futureStats() {
   return addon.futureStats();
 }

@@ -292,19 +292,19 @@ export interface ResultIR {
   type: ResultType;
   koffiSync: KoffiSpec;
   /** The native future driver's ResultKind name for this T. */
-  futureKind: 'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'js';
+  futureKind: 'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'string' | 'js';
   isString: boolean;
   convert: boolean;
 }
 
 const FUTURE_KIND: Record<string, ResultIR['futureKind']> = {
   void: 'void', bool: 'bool', i8: 'i8', u8: 'u8', i16: 'i16', u16: 'u16', i32: 'i32', u32: 'u32',
-  i64: 'i64', isize: 'i64', u64: 'u64', usize: 'u64', f32: 'f32', f64: 'f64', pointer: 'pointer', function: 'pointer', string: 'pointer',
+  i64: 'i64', isize: 'i64', u64: 'u64', usize: 'u64', f32: 'f32', f64: 'f64', pointer: 'pointer', function: 'pointer', string: 'string',
 };
 
 export function compileResult(t: ResultType, where: string): ResultIR {
   if (t === 'void') return { type: t, koffiSync: 'void', futureKind: 'void', isString: false, convert: false };
-  if (t === 'string') return { type: t, koffiSync: 'void *', futureKind: 'pointer', isString: true, convert: false };
+  if (t === 'string') return { type: t, koffiSync: 'void *', futureKind: 'string', isString: true, convert: false };
   if (typeof t === 'string' && (t as string) === 'function') {
     return { type: t, koffiSync: 'void *', futureKind: 'pointer', isString: false, convert: false };
   }

@@ -56,8 +56,6 @@ export interface Library<D extends Declarations> {
 }
 
 const RTLD = addon.RTLD;
-// Library ids for the hub (0 means none); per JS environment like all module state.
-let nextGroup = 1;
 
 export function open<const D extends Declarations>(path: string, declarations: D, options: OpenOptions = {}): Library<D> {
   if (typeof path !== 'string' || path === '') throw new TypeError('open(path, declarations): path must be a non-empty string');
@@ -92,6 +90,13 @@ export function open<const D extends Declarations>(path: string, declarations: D
     throw new DlopenError(`dlopen(${abs}) failed: ${err}${hint}`, err, { path: abs });
   }
   const handle = opened.handle;
+  let native: LibraryState['native'];
+  try {
+    native = addon.library(handle);
+  } catch (e) {
+    addon.dlclose(handle);
+    throw e;
+  }
 
   const state: LibraryState = {
     closed: false,
@@ -110,7 +115,10 @@ export function open<const D extends Declarations>(path: string, declarations: D
       }
       return a;
     },
-    group: nextGroup++,
+    native,
+    unmaps: options.nodelete === false,
+    depth: 0,
+    closeDeferred: undefined,
   };
 
   const symbols: Record<string, Function | null> = {};
@@ -131,7 +139,8 @@ export function open<const D extends Declarations>(path: string, declarations: D
       symbols[key] = compileSymbol(key, decl, address, state);
     }
   } catch (e) {
-    addon.dlclose(handle);
+    state.closed = true;
+    addon.libraryClose(native, undefined);  // dlcloses: nothing was started
     throw e;
   }
   Object.freeze(symbols);
@@ -150,12 +159,18 @@ export function open<const D extends Declarations>(path: string, declarations: D
     },
   };
 
+  const finishClose = (): void => {
+    state.closeDeferred = undefined;
+    const err = new PluginClosedError(`the library ${abs} was closed while this future was pending`, { path: abs });
+    // Pending futures are rejected and dropped (one being polled right now, when its poll
+    // returns); the handle is dlclosed once no future holds the code any more.
+    addon.libraryClose(native, err);
+  };
   const close = (): void => {
     if (state.closed) return;
     state.closed = true;
-    const err = new PluginClosedError(`the library ${abs} was closed while this future was pending`, { path: abs });
-    addon.futureCancelGroup(state.group, err);
-    addon.dlclose(handle);
+    if (state.depth > 0) state.closeDeferred = finishClose;
+    else finishClose();
   };
 
   const lib: Library<D> = {

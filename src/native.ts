@@ -9,9 +9,15 @@ export interface DlopenResult {
 }
 
 export interface FutureStats {
+  /** Futures waiting for a wake, and futures inside their first poll (on the stack of a call). */
   pending: number;
+  starting: number;
+  /** Waker cells alive (one per pending future, plus cells plugins still hold clones of). */
   wakerCells: number;
+  /** Owned waker clones plugins hold and have not yet woken or dropped. */
   wakerClones: number;
+  /** Cells whose reference count saturated (cloned 2^26 times without drops): pinned, never freed. */
+  saturatedCells: number;
   wakes: number;
   signals: number;
   drains: number;
@@ -21,8 +27,23 @@ export interface FutureStats {
   bytesPerPending: number;
 }
 
-/** Makes the JS poll function of one struct-result future (koffi decodes its FfiPoll<T>). */
-export type JsPollFactory = (pollFn: number | bigint, fut: number | bigint) => (cx: bigint) => { tag: number; value?: unknown };
+/** A native library (dlopen handle the addon owns) and a prepared future symbol: opaque handles. */
+export type NativeLibrary = { readonly __brand: 'rustplug.Library' };
+export type NativeFutureSymbol = { readonly __brand: 'rustplug.FutureSymbol' };
+
+/** Polls one struct-result future once: koffi knows the FfiPoll<Struct> return convention. */
+export type StructPoll = (pollFn: bigint, fut: bigint, cx: bigint) => { tag: number; value?: unknown };
+
+/** The ABI facts, as the addon states them (native/abi/). */
+export interface AbiFacts {
+  resultKinds: Record<'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'string' | 'js', number>;
+  pollTags: Record<'ready' | 'pending' | 'panicked', number>;
+  argClasses: Record<'integer' | 'f64' | 'f32', number>;
+  /** How many integer-class and floating-point arguments a planned future call carries (0 where this ABI has no planner). */
+  futureCallRegisters: { integer: number; float: number };
+  futureSize: number;
+  wakerVTableSize: number;
+}
 
 export interface Addon {
   dlopen(path: string, flags: number): DlopenResult;
@@ -31,40 +52,30 @@ export interface Addon {
   dladdr(address: bigint): { file?: string; base: bigint; symbol?: string; symbolAddress?: bigint } | null;
   loadedObjects(): string[];
   RTLD: Record<'RTLD_LAZY' | 'RTLD_NOW' | 'RTLD_GLOBAL' | 'RTLD_LOCAL' | 'RTLD_NODELETE' | 'RTLD_NOLOAD' | 'RTLD_DEEPBIND', number>;
-  resultKinds: Record<'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'js', number>;
-  /** Calls a koffi function returning an FfiFuture and starts the future in the same native call. */
-  futureKoffiStart(
-    raw: Function,
+  abi: AbiFacts;
+  /** Takes ownership of a dlopen handle: dlclose happens once the library is closed and nothing still needs its code. */
+  library(handle: bigint): NativeLibrary;
+  /** Cancels the library's pending futures with `reason` and lets go of its code; returns how many were cancelled. */
+  libraryClose(lib: NativeLibrary, reason: unknown): number;
+  /** Prepares a future-returning symbol once, at open(). argClasses null: called through koffi only. */
+  futureSymbol(
+    lib: NativeLibrary,
+    fn: bigint,
+    name: string,
     kind: number,
-    symbolId: number,
-    ref: boolean,
-    jsPollFactory: JsPollFactory | undefined,
-    keep: unknown,
-    slot: { id: number } | undefined,
-    group: number,
-    ...args: unknown[]
-  ): unknown;
-  /** Drops and rejects every pending future started with this group; returns how many. */
-  futureCancelGroup(group: number, reason: unknown): number;
+    argClasses: number[] | null,
+    structPoll: StructPoll | null,
+    free: bigint | null,
+  ): NativeFutureSymbol;
+  /** Whether futureStart can call the symbol itself (its signature fits this ABI's planner). */
+  futureSymbolPlanned(sym: NativeFutureSymbol): boolean;
+  /** Calls a planned symbol and takes its future over in the same native call: its value, a Promise, or a throw. */
+  futureStart(sym: NativeFutureSymbol, ref: boolean, keep: unknown, slot: { id: number } | undefined, ...args: unknown[]): unknown;
+  /** The same through the symbol's koffi function (structs by value, more arguments than registers). */
+  futureKoffiStart(sym: NativeFutureSymbol, raw: Function, ref: boolean, keep: unknown, slot: { id: number } | undefined, ...args: unknown[]): unknown;
   futureCancel(id: number, reason: unknown): boolean;
   futureStats(): FutureStats;
-  futureSetup(makeError: (symbolId: number, tag: number) => Error): void;
-  benchPing(): Promise<void>;
-  /** Calls `fn(args) -> FfiFuture<T>` (register arguments only) and starts the future in one native call. */
-  futureCallStart(
-    fn: bigint,
-    kind: number,
-    symbolId: number,
-    ref: boolean,
-    jsPollFactory: JsPollFactory | undefined,
-    keep: unknown,
-    slot: { id: number } | undefined,
-    group: number,
-    signature: number,
-    ...args: unknown[]
-  ): unknown;
-  /** How many integer-class and floating-point arguments futureCallStart can pass. */
-  futureCallRegisters: { integer: number; float: number };
+  futureSetup(makeError: (symbolName: string, tag: number) => Error): void;
 }
 
 const require = createRequire(import.meta.url);

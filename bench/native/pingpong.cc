@@ -1,7 +1,7 @@
-// Benchmark baseline only: the bare cost of a cross-thread wake through libuv, measured in the
-// same addon as the future driver. ping() asks a helper thread to uv_async_send back; the
+// Benchmark baseline only (a separate addon, bench/native/binding.gyp, never shipped): the bare
+// cost of a cross-thread wake through libuv. ping() asks a helper thread to uv_async_send back; the
 // returned promise resolves in the async callback. Nothing in the library uses this.
-#include "pingpong.h"
+#include <node_api.h>
 
 #include <uv.h>
 
@@ -105,12 +105,15 @@ napi_value Ping(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-void RegisterPingPong(napi_env env, napi_value exports) {
+napi_value Init(napi_env env, napi_value exports) {
   auto** slot = new PingPong*(nullptr);
   napi_value fn;
   napi_create_function(env, "benchPing", NAPI_AUTO_LENGTH, Ping, slot, &fn);
   napi_add_finalizer(env, fn, slot, [](napi_env, void* d, void*) { delete static_cast<PingPong**>(d); }, nullptr, nullptr);
   napi_set_named_property(env, exports, "benchPing", fn);
+  return exports;
 }
 
 }  // namespace rustplug
+
+NAPI_MODULE_INIT() { return rustplug::Init(env, exports); }

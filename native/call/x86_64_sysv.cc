@@ -1,0 +1,58 @@
+// x86_64 System V: the ABI facts a planned future call relies on, in one place.
+// - FfiFuture<T> is 24 bytes (MEMORY class): the callee writes it through a hidden pointer in RDI.
+//   Declaring the callee as returning FfiFutureRaw makes the C++ compiler do exactly that.
+// - Integer-class arguments take the next free general register (RSI, RDX, RCX, R8, R9 after
+//   the hidden pointer); float and double arguments the next XMM register (XMM0..XMM7). The two
+//   sequences are independent, so an argument's register depends only on its position among
+//   arguments of its own class.
+// - A callee reads only the registers of its own parameters. Calling it as if it took five
+//   words and eight doubles fills every argument register and puts nothing on the stack, so one
+//   call shape fits any signature within that budget.
+// - Values narrower than a register arrive sign- or zero-extended from their declared type (JS
+//   validated the range), as LLVM expects for i8/i16. An f32 sits in the low 32 bits of its XMM
+//   register; the upper bits are ignored.
+#if defined(__x86_64__) && !defined(_WIN32)
+
+#include "plan.h"
+
+namespace rustplug {
+
+namespace {
+constexpr size_t kIntegerRegs = 5;  // RDI carries the hidden result pointer
+constexpr size_t kFloatRegs = 8;
+using W = uint64_t;
+using CallAll = FfiFutureRaw (*)(W, W, W, W, W, double, double, double, double, double, double, double, double);
+static_assert(kIntegerRegs <= kFrameWords && kFloatRegs <= kFrameFloats, "frame holds every register");
+}  // namespace
+
+RegisterBudget FutureCallBudget() noexcept { return {kIntegerRegs, kFloatRegs}; }
+
+bool PlanFutureCall(const ArgClass* classes, size_t n, CallPlan* plan) noexcept {
+  if (n > kMaxPlannedArgs) return false;
+  uint8_t ints = 0, floats = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const ArgClass c = classes[i];
+    if (c == kArgInteger) {
+      if (ints == kIntegerRegs) return false;
+      plan->slot[i] = ints++;
+    } else if (c == kArgF64 || c == kArgF32) {
+      if (floats == kFloatRegs) return false;
+      plan->slot[i] = floats++;
+    } else {
+      return false;
+    }
+    plan->cls[i] = c;
+  }
+  plan->argc = static_cast<uint8_t>(n);
+  return true;
+}
+
+void CallFuture(void* fn, const CallFrame& f, FfiFutureRaw* out) noexcept {
+  const W* w = f.words;
+  const double* x = f.floats;
+  *out = reinterpret_cast<CallAll>(fn)(w[0], w[1], w[2], w[3], w[4], x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]);
+}
+
+}  // namespace rustplug
+
+#endif

@@ -1,0 +1,135 @@
+#include <cstring>
+
+#include "driver.h"
+
+namespace rustplug {
+
+namespace {
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+template <typename T>
+uint8_t CallPoll(void* poll_fn, void* fut_ptr, FfiContext* cx, T* out) {
+  FfiPoll<T> r = reinterpret_cast<PollFn<T>>(poll_fn)(fut_ptr, cx);
+  if (r.tag == kPollReady) *out = r.value;
+  return r.tag;
+}
+
+napi_value Number(napi_env env, double v) {
+  napi_value out = nullptr;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+// 64-bit integers are numbers while exact, bigints beyond 2^53 − 1 (the API's one rule).
+napi_value Int64(napi_env env, int64_t v) {
+  if (v >= -static_cast<int64_t>(kMaxSafeInteger) && v <= static_cast<int64_t>(kMaxSafeInteger)) {
+    return Number(env, static_cast<double>(v));
+  }
+  napi_value out = nullptr;
+  napi_create_bigint_int64(env, v, &out);
+  return out;
+}
+
+napi_value Uint64(napi_env env, uint64_t v) {
+  if (v <= static_cast<uint64_t>(kMaxSafeInteger)) return Number(env, static_cast<double>(v));
+  napi_value out = nullptr;
+  napi_create_bigint_uint64(env, v, &out);
+  return out;
+}
+
+napi_value Pointer(napi_env env, void* p) {
+  napi_value out = nullptr;
+  if (p == nullptr) {
+    napi_get_null(env, &out);
+  } else {
+    napi_create_bigint_uint64(env, reinterpret_cast<uintptr_t>(p), &out);
+  }
+  return out;
+}
+
+class ScalarDriver final : public Driver {
+ public:
+  ScalarDriver(ResultKind kind, FreeFn free_fn) : kind_(kind), free_(free_fn) {}
+
+  PollResult Poll(napi_env env, void* poll_fn, void* fut_ptr, FfiContext* cx) const override {
+    PollResult r;
+    switch (kind_) {
+      case kVoid:
+        r.tag = reinterpret_cast<PollUnitFn>(poll_fn)(fut_ptr, cx).tag;
+        if (r.tag == kPollReady) napi_get_undefined(env, &r.value);
+        return r;
+      case kBool: {
+        uint8_t v = 0;
+        r.tag = CallPoll<uint8_t>(poll_fn, fut_ptr, cx, &v);
+        if (r.tag == kPollReady) napi_get_boolean(env, v != 0, &r.value);
+        return r;
+      }
+#define RUSTPLUG_NUMBER_KIND(KIND, CTYPE)                                   \
+  case KIND: {                                                              \
+    CTYPE v{};                                                              \
+    r.tag = CallPoll<CTYPE>(poll_fn, fut_ptr, cx, &v);                      \
+    if (r.tag == kPollReady) r.value = Number(env, static_cast<double>(v)); \
+    return r;                                                               \
+  }
+      RUSTPLUG_NUMBER_KIND(kI8, int8_t)
+      RUSTPLUG_NUMBER_KIND(kU8, uint8_t)
+      RUSTPLUG_NUMBER_KIND(kI16, int16_t)
+      RUSTPLUG_NUMBER_KIND(kU16, uint16_t)
+      RUSTPLUG_NUMBER_KIND(kI32, int32_t)
+      RUSTPLUG_NUMBER_KIND(kU32, uint32_t)
+      RUSTPLUG_NUMBER_KIND(kF32, float)
+      RUSTPLUG_NUMBER_KIND(kF64, double)
+#undef RUSTPLUG_NUMBER_KIND
+      case kI64: {
+        int64_t v = 0;
+        r.tag = CallPoll<int64_t>(poll_fn, fut_ptr, cx, &v);
+        if (r.tag == kPollReady) r.value = Int64(env, v);
+        return r;
+      }
+      case kU64: {
+        uint64_t v = 0;
+        r.tag = CallPoll<uint64_t>(poll_fn, fut_ptr, cx, &v);
+        if (r.tag == kPollReady) r.value = Uint64(env, v);
+        return r;
+      }
+      case kPointer: {
+        void* v = nullptr;
+        r.tag = CallPoll<void*>(poll_fn, fut_ptr, cx, &v);
+        if (r.tag == kPollReady) r.value = Pointer(env, v);
+        return r;
+      }
+      case kString: {
+        char* s = nullptr;
+        r.tag = CallPoll<char*>(poll_fn, fut_ptr, cx, &s);
+        if (r.tag != kPollReady) return r;
+        if (s == nullptr) {
+          napi_get_null(env, &r.value);
+          return r;
+        }
+        // Invalid UTF-8 becomes U+FFFD, as TextDecoder does; a failure (a string over V8's
+        // limit) still frees the plugin's memory and rejects with V8's error.
+        if (napi_create_string_utf8(env, s, std::strlen(s), &r.value) != napi_ok) {
+          r.value = nullptr;
+          r.tag = kPollPanicked;
+          napi_get_and_clear_last_exception(env, &r.error);
+        }
+        if (free_ != nullptr) free_(s);
+        return r;
+      }
+      default:
+        r.tag = 0xff;
+        return r;
+    }
+  }
+
+ private:
+  ResultKind kind_;
+  FreeFn free_;
+};
+
+}  // namespace
+
+Driver* NewScalarDriver(ResultKind kind, FreeFn free_fn) { return new ScalarDriver(kind, free_fn); }
+
+}  // namespace rustplug

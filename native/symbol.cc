@@ -1,0 +1,122 @@
+#include "symbol.h"
+
+#include <vector>
+
+namespace rustplug {
+
+namespace {
+
+bool ReadAddress(napi_env env, napi_value v, void** out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_null || t == napi_undefined) {
+    *out = nullptr;
+    return true;
+  }
+  uint64_t u = 0;
+  bool lossless = false;
+  if (t != napi_bigint || napi_get_value_bigint_uint64(env, v, &u, &lossless) != napi_ok || !lossless) return false;
+  *out = reinterpret_cast<void*>(static_cast<uintptr_t>(u));
+  return true;
+}
+
+bool ReadString(napi_env env, napi_value v, std::string* out) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+  out->resize(len);
+  return napi_get_value_string_utf8(env, v, out->data(), len + 1, &len) == napi_ok;
+}
+
+// argClasses: null, or an array of small integers (ArgClass).
+bool ReadPlan(napi_env env, napi_value v, CallPlan* plan, bool* planned) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  *planned = false;
+  if (t == napi_null || t == napi_undefined) return true;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, v, &is_array) != napi_ok || !is_array || napi_get_array_length(env, v, &n) != napi_ok) return false;
+  std::vector<ArgClass> classes(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value e;
+    uint32_t c = 0;
+    if (napi_get_element(env, v, i, &e) != napi_ok || napi_get_value_uint32(env, e, &c) != napi_ok || c >= kArgClassCount) {
+      return false;
+    }
+    classes[i] = static_cast<ArgClass>(c);
+  }
+  *planned = PlanFutureCall(classes.data(), n, plan);
+  return true;
+}
+
+}  // namespace
+
+FutureSymbol::~FutureSymbol() {
+  delete driver_;
+  if (lib_ != nullptr) lib_->Release();
+}
+
+void FutureSymbol::Release(napi_env env) noexcept {
+  if (--refs_ != 0) return;
+  if (driver_ != nullptr) driver_->Dispose(env);
+  delete this;
+}
+
+void FutureSymbol::Finalize(napi_env env, void* data, void*) { static_cast<FutureSymbol*>(data)->Release(env); }
+
+napi_value FutureSymbol::Create(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 7) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: futureSymbol() takes 7 arguments");
+    return nullptr;
+  }
+  Library* lib = Library::Unwrap(env, argv[0]);
+  void* fn = nullptr;
+  void* free_fn = nullptr;
+  uint32_t kind = 0;
+  napi_valuetype poll_type = napi_undefined;
+  auto* sym = new FutureSymbol();
+  bool ok = lib != nullptr && ReadAddress(env, argv[1], &fn) && fn != nullptr && ReadString(env, argv[2], &sym->name_) &&
+            napi_get_value_uint32(env, argv[3], &kind) == napi_ok && kind < kResultKindCount &&
+            ReadPlan(env, argv[4], &sym->plan_, &sym->planned_) && napi_typeof(env, argv[5], &poll_type) == napi_ok &&
+            ReadAddress(env, argv[6], &free_fn);
+  if (ok) {
+    if (kind == kJs) {
+      ok = poll_type == napi_function && (sym->driver_ = NewStructDriver(env, argv[5])) != nullptr;
+    } else {
+      sym->driver_ = NewScalarDriver(static_cast<ResultKind>(kind), reinterpret_cast<FreeFn>(free_fn));
+    }
+  }
+  if (!ok) {
+    delete sym;
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad futureSymbol() arguments");
+    return nullptr;
+  }
+  sym->fn_ = fn;
+  sym->lib_ = lib;
+  lib->Retain();
+  napi_value ext;
+  if (napi_create_external(env, sym, Finalize, nullptr, &ext) != napi_ok) {
+    sym->Release(env);
+    return nullptr;
+  }
+  return ext;
+}
+
+napi_value FutureSymbol::Planned(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  FutureSymbol* sym = argc < 1 ? nullptr : Unwrap(env, argv[0]);
+  napi_get_boolean(env, sym != nullptr && sym->planned_, &out);
+  return out;
+}
+
+FutureSymbol* FutureSymbol::Unwrap(napi_env env, napi_value v) {
+  void* data = nullptr;
+  if (napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
+  return static_cast<FutureSymbol*>(data);
+}
+
+}  // namespace rustplug
