@@ -1,6 +1,10 @@
 // x86_64 System V: the ABI facts a planned future call relies on, in one place.
-// - FfiFuture<T> is 24 bytes (MEMORY class): the callee writes it through a hidden pointer in RDI.
-//   Declaring the callee as returning FfiFutureRaw makes the C++ compiler do exactly that.
+// - FfiFuture<T> is 24 bytes (MEMORY class): the callee writes it through a hidden pointer in RDI
+//   and returns that pointer in RAX. We pass the pointer as an explicit first argument of a void
+//   function instead of declaring an FfiFutureRaw return: the registers are the same, but the
+//   caller then never reads the result through RAX, which a function that does not really
+//   return an FfiFuture (declared as one by mistake) fills with anything. Our zeroed FfiFutureRaw
+//   stays zero, and the mistake is reported instead of dereferencing garbage.
 // - Integer-class arguments take the next free general register (RSI, RDX, RCX, R8, R9 after
 //   the hidden pointer); float and double arguments the next XMM register (XMM0..XMM7). The two
 //   sequences are independent, so an argument's register depends only on its position among
@@ -21,7 +25,7 @@ namespace {
 constexpr size_t kIntegerRegs = 5;  // RDI carries the hidden result pointer
 constexpr size_t kFloatRegs = 8;
 using W = uint64_t;
-using CallAll = FfiFutureRaw (*)(W, W, W, W, W, double, double, double, double, double, double, double, double);
+using CallAll = void (*)(FfiFutureRaw*, W, W, W, W, W, double, double, double, double, double, double, double, double);
 static_assert(kIntegerRegs <= kFrameWords && kFloatRegs <= kFrameFloats, "frame holds every register");
 }  // namespace
 
@@ -50,7 +54,7 @@ bool PlanFutureCall(const ArgClass* classes, size_t n, CallPlan* plan) noexcept 
 void CallFuture(void* fn, const CallFrame& f, FfiFutureRaw* out) noexcept {
   const W* w = f.words;
   const double* x = f.floats;
-  *out = reinterpret_cast<CallAll>(fn)(w[0], w[1], w[2], w[3], w[4], x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]);
+  reinterpret_cast<CallAll>(fn)(out, w[0], w[1], w[2], w[3], w[4], x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]);
 }
 
 }  // namespace rustplug
