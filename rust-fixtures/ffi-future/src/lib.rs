@@ -2,7 +2,7 @@
 //!
 //! rustplug's fixtures cannot fetch `async-ffi` (no crates.io here), so this crate re-creates the
 //! parts of it that cross the C boundary, with the same `repr(C)` layouts (see
-//! `/work/shared/abi.md`):
+//! `docs/abi.md` at the repository root):
 //!
 //! * [`FfiFuture<T>`] / [`LocalFfiFuture<T>`]: `{ fut_ptr, poll_fn, drop_fn }`, 24 bytes.
 //! * [`FfiPoll<T>`]: `repr(C, u8)`, `Ready(T) = 0`, `Pending = 1`, `Panicked = 2`.

@@ -15,7 +15,7 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layout (abi.md)
+// Layout (docs/abi.md)
 
 #[test]
 fn layouts_match_async_ffi() {
@@ -138,7 +138,7 @@ fn poll_raw<T>(fut: &mut FfiFuture<T>, log: &Arc<Log>) -> FfiPoll<T> {
     r
 }
 
-/// The sequence from abi.md / async-ffi's own test: one poll that clones, wakes by ref, clones
+/// The sequence from docs/abi.md / async-ffi's own test: one poll that clones, wakes by ref, clones
 /// and drops must produce exactly `clone, wake_by_ref, clone, drop`; the next poll wakes the
 /// remaining clone by value: `wake`. The borrowed waker is never woken by value nor dropped.
 #[test]
