@@ -65,10 +65,10 @@ void FutureSymbol::Release(napi_env env) noexcept {
 void FutureSymbol::Finalize(napi_env env, void* data, void*) { static_cast<FutureSymbol*>(data)->Release(env); }
 
 napi_value FutureSymbol::Create(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 7) {
-    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: futureSymbol() takes 7 arguments");
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 8) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: futureSymbol() takes 8 arguments");
     return nullptr;
   }
   Library* lib = Library::Unwrap(env, argv[0]);
@@ -80,12 +80,12 @@ napi_value FutureSymbol::Create(napi_env env, napi_callback_info info) {
   bool ok = lib != nullptr && ReadAddress(env, argv[1], &fn) && fn != nullptr && ReadString(env, argv[2], &sym->name_) &&
             napi_get_value_uint32(env, argv[3], &kind) == napi_ok && kind < kResultKindCount &&
             ReadPlan(env, argv[4], &sym->plan_, &sym->planned_) && napi_typeof(env, argv[5], &poll_type) == napi_ok &&
-            ReadAddress(env, argv[6], &free_fn);
+            ReadAddress(env, argv[6], &free_fn) && napi_get_value_bool(env, argv[7], &sym->stream_) == napi_ok;
   if (ok) {
     if (kind == kJs) {
       ok = poll_type == napi_function && (sym->driver_ = NewStructDriver(env, argv[5])) != nullptr;
     } else {
-      sym->driver_ = NewScalarDriver(static_cast<ResultKind>(kind), reinterpret_cast<FreeFn>(free_fn));
+      sym->driver_ = NewScalarDriver(static_cast<ResultKind>(kind), reinterpret_cast<FreeFn>(free_fn), sym->stream_);
     }
   }
   if (!ok) {

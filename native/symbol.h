@@ -1,6 +1,7 @@
-// A future-returning symbol, prepared once at open(): everything a hot call needs (the function,
-// its call plan, its result driver, its name for errors, its library) behind one External, so a
-// call passes that handle and the arguments, not a positional protocol.
+// A symbol that returns a future (FfiFuture<T>) or a stream (FfiStream<T>), prepared once at
+// open(): everything a hot call needs (the function, its call plan, its result driver, its name
+// for errors, its library) behind one External, so a call passes that handle and the arguments,
+// not a positional protocol.
 #pragma once
 
 #include <node_api.h>
@@ -16,7 +17,7 @@ namespace rustplug {
 class FutureSymbol {
  public:
   // futureSymbol(lib, fn: bigint, name, kind, argClasses: number[] | null, jsPoll | null,
-  //              free: bigint | null) -> External. argClasses null (or a signature the ABI's
+  //              free: bigint | null, stream: boolean) -> External. argClasses null (or a signature the ABI's
   // planner refuses) means the symbol is called through koffi (futureKoffiStart).
   static napi_value Create(napi_env env, napi_callback_info info);
   // futureSymbolPlanned(sym) -> boolean: whether futureStart can call it directly.
@@ -32,6 +33,7 @@ class FutureSymbol {
   const CallPlan* plan() const { return planned_ ? &plan_ : nullptr; }
   const Driver& driver() const { return *driver_; }
   const std::string& name() const { return name_; }
+  bool stream() const { return stream_; }
   Library* library() const { return lib_; }
 
  private:
@@ -42,6 +44,7 @@ class FutureSymbol {
   void* fn_ = nullptr;
   CallPlan plan_;
   bool planned_ = false;
+  bool stream_ = false;
   Driver* driver_ = nullptr;
   std::string name_;
   Library* lib_ = nullptr;  // one Retain() held

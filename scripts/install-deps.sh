@@ -3,14 +3,14 @@
 #
 # Rust crates come from Debian's librust-*-dev packages (crates.io is not reachable): their
 # sources land in /usr/share/cargo/registry, which rust-fixtures/.cargo/config.toml uses as the
-# crates.io replacement. Only tokio (and what it pulls in) is needed.
+# crates.io replacement. Only tokio and futures-core (and what they pull in) are needed.
 set -euo pipefail
 
 REGISTRY=/usr/share/cargo/registry
-PACKAGES=(librust-tokio-dev)
+PACKAGES=(librust-tokio-dev librust-futures-core-dev)
 
 have_crates() {
-  compgen -G "$REGISTRY/tokio-1*" >/dev/null
+  compgen -G "$REGISTRY/tokio-1*" >/dev/null && compgen -G "$REGISTRY/futures-core-0.3*" >/dev/null
 }
 
 if ! have_crates; then
@@ -29,7 +29,7 @@ MSG
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
   if ! have_crates; then
-    echo "install-deps: ${PACKAGES[*]} installed but $REGISTRY/tokio-1* is still missing" >&2
+    echo "install-deps: ${PACKAGES[*]} installed but $REGISTRY/tokio-1* or futures-core-0.3* is still missing" >&2
     exit 1
   fi
 fi

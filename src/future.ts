@@ -76,7 +76,7 @@ export class FutureSymbol {
     this.ref = declRef ?? lib.ref;
     const kind = ABI.resultKinds[result.futureKind];
     const poll = result.futureKind === 'js' ? structPoll(result) : null;
-    this.native = addon.futureSymbol(lib.native, address, name, kind, argClasses(params), poll, free ?? null);
+    this.native = addon.futureSymbol(lib.native, address, name, kind, argClasses(params), poll, free ?? null, false);
     this.planned = addon.futureSymbolPlanned(this.native);
   }
 

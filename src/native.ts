@@ -12,6 +12,9 @@ export interface FutureStats {
   /** Futures waiting for a wake, and futures inside their first poll (on the stack of a call). */
   pending: number;
   starting: number;
+  /** Streams alive (started and not yet ended, returned, aborted or closed), and items they delivered. */
+  streams: number;
+  streamItems: number;
   /** Waker cells alive (one per pending future, plus cells plugins still hold clones of). */
   wakerCells: number;
   /** Owned waker clones plugins hold and have not yet woken or dropped. */
@@ -66,6 +69,7 @@ export interface Addon {
     argClasses: number[] | null,
     structPoll: StructPoll | null,
     free: bigint | null,
+    stream: boolean,
   ): NativeFutureSymbol;
   /** Whether futureStart can call the symbol itself (its signature fits this ABI's planner). */
   futureSymbolPlanned(sym: NativeFutureSymbol): boolean;
@@ -73,7 +77,13 @@ export interface Addon {
   futureStart(sym: NativeFutureSymbol, ref: boolean, keep: unknown, slot: { id: number } | undefined, ...args: unknown[]): unknown;
   /** The same through the symbol's koffi function (structs by value, more arguments than registers). */
   futureKoffiStart(sym: NativeFutureSymbol, raw: Function, ref: boolean, keep: unknown, slot: { id: number } | undefined, ...args: unknown[]): unknown;
-  futureCancel(id: number, reason: unknown): boolean;
+  /** Cancels a pending future or a stream; for a stream, `done` ends a waiting next() with { done: true }. */
+  futureCancel(id: number, reason: unknown, done?: boolean): boolean;
+  /** Calls a planned stream symbol and takes the stream over (idle until the first next()); returns its id. */
+  streamStart(sym: NativeFutureSymbol, ref: boolean, keep: unknown, ...args: unknown[]): number;
+  streamKoffiStart(sym: NativeFutureSymbol, raw: Function, ref: boolean, keep: unknown, ...args: unknown[]): number;
+  /** Polls the stream for one item: the iterator result now, or a Promise of it. */
+  streamNext(id: number): IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
   futureStats(): FutureStats;
   futureSetup(makeError: (symbolName: string, tag: number) => Error): void;
 }

@@ -786,7 +786,7 @@ describe('stats', () => {
   it('futureStats() has every counter', () => {
     const st = futureStats();
     expect(Object.keys(st).sort()).toEqual(
-      ['bytesPerPending', 'drains', 'loopRefs', 'pending', 'polls', 'saturatedCells', 'settled', 'signals', 'starting', 'wakerCells', 'wakerClones', 'wakes'].sort(),
+      ['bytesPerPending', 'drains', 'loopRefs', 'pending', 'polls', 'saturatedCells', 'settled', 'signals', 'starting', 'streamItems', 'streams', 'wakerCells', 'wakerClones', 'wakes'].sort(),
     );
     for (const v of Object.values(st)) expect(Number.isInteger(v) && v >= 0).toBe(true);
     expect(st.bytesPerPending).toBeGreaterThan(0);

@@ -65,6 +65,23 @@ struct FfiPollUnit {  // FfiPoll<()>: the tag alone
   uint8_t tag;
 };
 
+// Streams (async-ffi's issue #19 shape; docs/abi.md): FfiStream<T> has FfiFutureRaw's layout
+// (stream_ptr, poll_next_fn, drop_fn) and poll_next_fn returns FfiPoll<FfiOption<T>>: the poll
+// tag, then at its alignment FfiOption<T> = a u8 option tag and T at its own alignment. The
+// host polls only while it wants an item, never after Ready(None) or Panicked, and calls drop_fn
+// exactly once.
+enum OptionTag : uint8_t { kOptionNone = 0, kOptionSome = 1 };
+
+template <typename T>
+struct FfiOption {
+  uint8_t tag;
+  T value;
+};
+
+struct FfiOptionUnit {  // FfiOption<()>
+  uint8_t tag;
+};
+
 template <typename T>
 using PollFn = FfiPoll<T> (*)(void* fut_ptr, FfiContext* cx);
 using PollUnitFn = FfiPollUnit (*)(void* fut_ptr, FfiContext* cx);
@@ -77,6 +94,11 @@ static_assert(sizeof(FfiPoll<uint64_t>) == 16 && offsetof(FfiPoll<uint64_t>, val
 static_assert(sizeof(FfiPoll<double>) == 16 && offsetof(FfiPoll<double>, value) == 8, "FfiPoll<f64>");
 static_assert(sizeof(FfiPoll<uint8_t>) == 2 && offsetof(FfiPoll<uint8_t>, value) == 1, "FfiPoll<u8>");
 static_assert(sizeof(FfiPollUnit) == 1, "FfiPoll<()>");
+static_assert(sizeof(FfiPoll<FfiOption<uint64_t>>) == 24 && offsetof(FfiPoll<FfiOption<uint64_t>>, value) == 8,
+              "FfiPoll<FfiOption<u64>>: tag, option @8 (its value @16)");
+static_assert(sizeof(FfiPoll<FfiOption<uint32_t>>) == 12 && offsetof(FfiPoll<FfiOption<uint32_t>>, value) == 4,
+              "FfiPoll<FfiOption<u32>>: tag, option @4 (its value @8)");
+static_assert(sizeof(FfiPoll<FfiOptionUnit>) == 2, "FfiPoll<FfiOption<()>>");
 
 // How a future's Ready value is read (drivers/). Exported to JS by name (abi/facts.cc).
 enum ResultKind : uint8_t {

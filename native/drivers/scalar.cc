@@ -8,10 +8,35 @@ namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
+// One poll of a future (FfiPoll<T>) or of a stream (FfiPoll<FfiOption<T>>). *out is written only
+// for Ready (Some); Ready(None) sets *end.
 template <typename T>
-uint8_t CallPoll(void* poll_fn, void* fut_ptr, FfiContext* cx, T* out) {
-  FfiPoll<T> r = reinterpret_cast<PollFn<T>>(poll_fn)(fut_ptr, cx);
-  if (r.tag == kPollReady) *out = r.value;
+uint8_t CallPoll(void* poll_fn, void* fut_ptr, FfiContext* cx, bool stream, T* out, bool* end) {
+  if (!stream) {
+    FfiPoll<T> r = reinterpret_cast<PollFn<T>>(poll_fn)(fut_ptr, cx);
+    if (r.tag == kPollReady) *out = r.value;
+    return r.tag;
+  }
+  using PollNextFn = FfiPoll<FfiOption<T>> (*)(void*, FfiContext*);
+  FfiPoll<FfiOption<T>> r = reinterpret_cast<PollNextFn>(poll_fn)(fut_ptr, cx);
+  if (r.tag != kPollReady) return r.tag;
+  if (r.value.tag == kOptionNone) {
+    *end = true;
+  } else if (r.value.tag == kOptionSome) {
+    *out = r.value.value;
+  } else {
+    return kPollBadTag;
+  }
+  return r.tag;
+}
+
+uint8_t CallPollUnit(void* poll_fn, void* fut_ptr, FfiContext* cx, bool stream, bool* end) {
+  if (!stream) return reinterpret_cast<PollUnitFn>(poll_fn)(fut_ptr, cx).tag;
+  using PollNextFn = FfiPoll<FfiOptionUnit> (*)(void*, FfiContext*);
+  FfiPoll<FfiOptionUnit> r = reinterpret_cast<PollNextFn>(poll_fn)(fut_ptr, cx);
+  if (r.tag != kPollReady) return r.tag;
+  if (r.value.tag == kOptionNone) *end = true;
+  else if (r.value.tag != kOptionSome) return kPollBadTag;
   return r.tag;
 }
 
@@ -50,27 +75,29 @@ napi_value Pointer(napi_env env, void* p) {
 
 class ScalarDriver final : public Driver {
  public:
-  ScalarDriver(ResultKind kind, FreeFn free_fn) : kind_(kind), free_(free_fn) {}
+  ScalarDriver(ResultKind kind, FreeFn free_fn, bool stream) : kind_(kind), free_(free_fn), stream_(stream) {}
 
   PollResult Poll(napi_env env, void* poll_fn, void* fut_ptr, FfiContext* cx) const override {
     PollResult r;
+    // The value is converted only for Ready(Some); `ready` says whether there is one.
+    auto ready = [&r] { return r.tag == kPollReady && !r.end; };
     switch (kind_) {
       case kVoid:
-        r.tag = reinterpret_cast<PollUnitFn>(poll_fn)(fut_ptr, cx).tag;
-        if (r.tag == kPollReady) napi_get_undefined(env, &r.value);
+        r.tag = CallPollUnit(poll_fn, fut_ptr, cx, stream_, &r.end);
+        if (ready()) napi_get_undefined(env, &r.value);
         return r;
       case kBool: {
         uint8_t v = 0;
-        r.tag = CallPoll<uint8_t>(poll_fn, fut_ptr, cx, &v);
-        if (r.tag == kPollReady) napi_get_boolean(env, v != 0, &r.value);
+        r.tag = CallPoll<uint8_t>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);
+        if (ready()) napi_get_boolean(env, v != 0, &r.value);
         return r;
       }
-#define RUSTPLUG_NUMBER_KIND(KIND, CTYPE)                                   \
-  case KIND: {                                                              \
-    CTYPE v{};                                                              \
-    r.tag = CallPoll<CTYPE>(poll_fn, fut_ptr, cx, &v);                      \
-    if (r.tag == kPollReady) r.value = Number(env, static_cast<double>(v)); \
-    return r;                                                               \
+#define RUSTPLUG_NUMBER_KIND(KIND, CTYPE)                                          \
+  case KIND: {                                                                     \
+    CTYPE v{};                                                                     \
+    r.tag = CallPoll<CTYPE>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);            \
+    if (ready()) r.value = Number(env, static_cast<double>(v));                    \
+    return r;                                                                      \
   }
       RUSTPLUG_NUMBER_KIND(kI8, int8_t)
       RUSTPLUG_NUMBER_KIND(kU8, uint8_t)
@@ -83,26 +110,26 @@ class ScalarDriver final : public Driver {
 #undef RUSTPLUG_NUMBER_KIND
       case kI64: {
         int64_t v = 0;
-        r.tag = CallPoll<int64_t>(poll_fn, fut_ptr, cx, &v);
-        if (r.tag == kPollReady) r.value = Int64(env, v);
+        r.tag = CallPoll<int64_t>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);
+        if (ready()) r.value = Int64(env, v);
         return r;
       }
       case kU64: {
         uint64_t v = 0;
-        r.tag = CallPoll<uint64_t>(poll_fn, fut_ptr, cx, &v);
-        if (r.tag == kPollReady) r.value = Uint64(env, v);
+        r.tag = CallPoll<uint64_t>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);
+        if (ready()) r.value = Uint64(env, v);
         return r;
       }
       case kPointer: {
         void* v = nullptr;
-        r.tag = CallPoll<void*>(poll_fn, fut_ptr, cx, &v);
-        if (r.tag == kPollReady) r.value = Pointer(env, v);
+        r.tag = CallPoll<void*>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);
+        if (ready()) r.value = Pointer(env, v);
         return r;
       }
       case kString: {
         char* s = nullptr;
-        r.tag = CallPoll<char*>(poll_fn, fut_ptr, cx, &s);
-        if (r.tag != kPollReady) return r;
+        r.tag = CallPoll<char*>(poll_fn, fut_ptr, cx, stream_, &s, &r.end);
+        if (!ready()) return r;
         if (s == nullptr) {
           napi_get_null(env, &r.value);
           return r;
@@ -118,7 +145,7 @@ class ScalarDriver final : public Driver {
         return r;
       }
       default:
-        r.tag = 0xff;
+        r.tag = kPollBadTag;
         return r;
     }
   }
@@ -126,10 +153,11 @@ class ScalarDriver final : public Driver {
  private:
   ResultKind kind_;
   FreeFn free_;
+  bool stream_;
 };
 
 }  // namespace
 
-Driver* NewScalarDriver(ResultKind kind, FreeFn free_fn) { return new ScalarDriver(kind, free_fn); }
+Driver* NewScalarDriver(ResultKind kind, FreeFn free_fn, bool stream) { return new ScalarDriver(kind, free_fn, stream); }
 
 }  // namespace rustplug

@@ -24,8 +24,13 @@ class StructDriver final : public Driver {
     if (napi_get_named_property(env, result, "tag", &tag_v) != napi_ok || napi_get_value_uint32(env, tag_v, &tag) != napi_ok) {
       return Failed(env);
     }
-    r.tag = static_cast<uint8_t>(tag > 0xff ? 0xff : tag);
-    if (r.tag == kPollReady && napi_get_named_property(env, result, "value", &r.value) != napi_ok) return Failed(env);
+    r.tag = static_cast<uint8_t>(tag > kPollBadTag ? kPollBadTag : tag);
+    if (r.tag != kPollReady) return r;
+    napi_value end_v;
+    bool end = false;
+    if (napi_get_named_property(env, result, "end", &end_v) == napi_ok) napi_get_value_bool(env, end_v, &end);
+    r.end = end;
+    if (!end && napi_get_named_property(env, result, "value", &r.value) != napi_ok) return Failed(env);
     return r;
   }
 

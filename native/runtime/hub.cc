@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <new>
+#include <string>
+#include <vector>
 
 namespace rustplug {
 
@@ -172,90 +174,168 @@ void Hub::ReadStartArgs(napi_env env, const napi_value* argv, StartArgs* a) {
   if (napi_typeof(env, argv[2], &t) == napi_ok && t == napi_object) a->slot = argv[2];
 }
 
-napi_value Hub::Start(napi_env env, napi_callback_info info) {
-  constexpr size_t kFixed = 4;
-  size_t argc = kFixed + kMaxPlannedArgs;
-  napi_value argv[kFixed + kMaxPlannedArgs];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < kFixed) {
-    ThrowInternal(env, "rustplug internal: futureStart(sym, ref, keep, slot, ...args)");
-    return nullptr;
-  }
-  FutureSymbol* sym = FutureSymbol::Unwrap(env, argv[0]);
-  if (sym == nullptr || sym->plan() == nullptr) {
-    ThrowInternal(env, "rustplug internal: futureStart() needs a planned future symbol");
-    return nullptr;
+// Leading arguments of the start calls: futureStart(sym, ref, keep, slot, ...),
+// streamStart(sym, ref, keep, ...); the koffi variants add `raw` after `sym`.
+constexpr size_t kFutureFixed = 4;
+constexpr size_t kStreamFixed = 3;
+
+bool Hub::CallPlanned(napi_env env, const napi_value* argv, size_t argc, size_t fixed, FutureSymbol** out_sym,
+                      FfiFutureRaw* f) {
+  FutureSymbol* sym = argc < fixed ? nullptr : FutureSymbol::Unwrap(env, argv[0]);
+  if (sym == nullptr || sym->plan() == nullptr || sym->stream() != (fixed == kStreamFixed)) {
+    ThrowInternal(env, "rustplug internal: a planned start needs a planned symbol of its kind");
+    return false;
   }
   if (sym->library()->closed()) {
     napi_throw_error(env, "ERR_PLUGIN_CLOSED", "the library was closed; open it again to call it");
-    return nullptr;
+    return false;
   }
   CallFrame frame;
-  if (!FillFrame(env, *sym->plan(), argv + kFixed, argc - kFixed, &frame)) {
-    ThrowInternal(env, "rustplug internal: futureStart() arguments do not match the symbol's plan");
-    return nullptr;
+  if (!FillFrame(env, *sym->plan(), argv + fixed, argc - fixed, &frame)) {
+    ThrowInternal(env, "rustplug internal: the arguments do not match the symbol's plan");
+    return false;
   }
-  StartArgs a;
-  ReadStartArgs(env, argv + 1, &a);
-  FfiFutureRaw f{};  // a function that is not really future-returning leaves it null
-  // JS the plugin runs from here on may close() the library: its code stays mapped until
-  // StartFuture hands this hold to the task or lets it go.
+  // JS the plugin runs from here on may close() the library: its code stays mapped until the
+  // caller hands this hold to a task or lets it go.
   sym->library()->RetainCode();
-  CallFuture(sym->fn(), frame, &f);
-  return StartFuture(env, sym, f, a);
+  *f = FfiFutureRaw{};  // a function that is not really future-returning leaves it null
+  CallFuture(sym->fn(), frame, f);
+  *out_sym = sym;
+  return true;
 }
 
-napi_value Hub::KoffiStart(napi_env env, napi_callback_info info) {
-  constexpr size_t kFixed = 5;
-  size_t argc = 0;
-  if (napi_get_cb_info(env, info, &argc, nullptr, nullptr, nullptr) != napi_ok) return nullptr;
-  std::vector<napi_value> argv(std::max(argc, kFixed));
-  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
-  FutureSymbol* sym = argc < kFixed ? nullptr : FutureSymbol::Unwrap(env, argv[0]);
+bool Hub::CallKoffi(napi_env env, const napi_value* argv, size_t argc, size_t fixed, FutureSymbol** out_sym,
+                    FfiFutureRaw* f) {
+  FutureSymbol* sym = argc < fixed ? nullptr : FutureSymbol::Unwrap(env, argv[0]);
   napi_valuetype t = napi_undefined;
-  if (sym == nullptr || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
-    ThrowInternal(env, "rustplug internal: futureKoffiStart(sym, raw, ref, keep, slot, ...args)");
-    return nullptr;
+  if (sym == nullptr || sym->stream() != (fixed == kStreamFixed + 1) || napi_typeof(env, argv[1], &t) != napi_ok ||
+      t != napi_function) {
+    ThrowInternal(env, "rustplug internal: a koffi start needs (sym, raw, ...)");
+    return false;
   }
   if (sym->library()->closed()) {
     napi_throw_error(env, "ERR_PLUGIN_CLOSED", "the library was closed; open it again to call it");
-    return nullptr;
+    return false;
   }
-  StartArgs a;
-  ReadStartArgs(env, argv.data() + 2, &a);
   napi_value global, ret;
   napi_get_global(env, &global);
   Library* lib = sym->library();
-  lib->RetainCode();  // as in Start(): held across the call, then handed to StartFuture
+  lib->RetainCode();  // as in CallPlanned
   // A worker termination can land as koffi returns: the future it made is then lost (never
-  // dropped). Planned calls (futureStart) have no such window.
-  if (napi_call_function(env, global, argv[1], argc - kFixed, argv.data() + kFixed, &ret) != napi_ok) {
+  // dropped). Planned calls have no such window.
+  if (napi_call_function(env, global, argv[1], argc - fixed, argv + fixed, &ret) != napi_ok) {
     lib->ReleaseCode();
-    return nullptr;
+    return false;
   }
   napi_value fut_v, poll_v, drop_v;
-  FfiFutureRaw f{};
+  *f = FfiFutureRaw{};
   if (napi_get_named_property(env, ret, "fut_ptr", &fut_v) != napi_ok || napi_get_named_property(env, ret, "poll_fn", &poll_v) != napi_ok ||
-      napi_get_named_property(env, ret, "drop_fn", &drop_v) != napi_ok || !ReadPointer(env, fut_v, &f.fut_ptr) ||
-      !ReadPointer(env, poll_v, &f.poll_fn) || !ReadPointer(env, drop_v, &f.drop_fn)) {
+      napi_get_named_property(env, ret, "drop_fn", &drop_v) != napi_ok || !ReadPointer(env, fut_v, &f->fut_ptr) ||
+      !ReadPointer(env, poll_v, &f->poll_fn) || !ReadPointer(env, drop_v, &f->drop_fn)) {
     lib->ReleaseCode();
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (!pending) ThrowInternal(env, "rustplug internal: koffi returned no FfiFuture");
+    return false;
+  }
+  *out_sym = sym;
+  return true;
+}
+
+namespace {
+// Reads argv with room for `fixed` leading arguments and up to kMaxPlannedArgs more; a koffi
+// start may have more, so it reads them all.
+std::vector<napi_value> AllArgs(napi_env env, napi_callback_info info, size_t fixed, size_t* argc) {
+  *argc = 0;
+  napi_get_cb_info(env, info, argc, nullptr, nullptr, nullptr);
+  std::vector<napi_value> argv(std::max(*argc, fixed));
+  napi_get_cb_info(env, info, argc, argv.data(), nullptr, nullptr);
+  return argv;
+}
+}  // namespace
+
+napi_value Hub::Start(napi_env env, napi_callback_info info) {
+  constexpr size_t kFixed = kFutureFixed;
+  size_t argc = kFixed + kMaxPlannedArgs;
+  napi_value argv[kFixed + kMaxPlannedArgs];
+  FutureSymbol* sym = nullptr;
+  FfiFutureRaw f;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || !CallPlanned(env, argv, argc, kFixed, &sym, &f)) {
     return nullptr;
   }
+  StartArgs a;
+  ReadStartArgs(env, argv + 1, &a);
   return StartFuture(env, sym, f, a);
+}
+
+napi_value Hub::KoffiStart(napi_env env, napi_callback_info info) {
+  constexpr size_t kFixed = kFutureFixed + 1;
+  size_t argc;
+  std::vector<napi_value> argv = AllArgs(env, info, kFixed, &argc);
+  FutureSymbol* sym = nullptr;
+  FfiFutureRaw f;
+  if (!CallKoffi(env, argv.data(), argc, kFixed, &sym, &f)) return nullptr;
+  StartArgs a;
+  ReadStartArgs(env, argv.data() + 2, &a);
+  return StartFuture(env, sym, f, a);
+}
+
+napi_value Hub::StreamStart(napi_env env, napi_callback_info info) {
+  constexpr size_t kFixed = kStreamFixed;
+  size_t argc = kFixed + kMaxPlannedArgs;
+  napi_value argv[kFixed + kMaxPlannedArgs];
+  FutureSymbol* sym = nullptr;
+  FfiFutureRaw f;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || !CallPlanned(env, argv, argc, kFixed, &sym, &f)) {
+    return nullptr;
+  }
+  StartArgs a;
+  ReadStartArgs(env, argv + 1, &a);
+  return StartStream(env, sym, f, a);
+}
+
+napi_value Hub::StreamKoffiStart(napi_env env, napi_callback_info info) {
+  constexpr size_t kFixed = kStreamFixed + 1;
+  size_t argc;
+  std::vector<napi_value> argv = AllArgs(env, info, kFixed, &argc);
+  FutureSymbol* sym = nullptr;
+  FfiFutureRaw f;
+  if (!CallKoffi(env, argv.data(), argc, kFixed, &sym, &f)) return nullptr;
+  StartArgs a;
+  ReadStartArgs(env, argv.data() + 2, &a);
+  return StartStream(env, sym, f, a);
+}
+
+namespace {
+bool CheckReturned(napi_env env, FutureSymbol* sym, const FfiFutureRaw& f, const char* what) {
+  if (f.poll_fn != nullptr && f.drop_fn != nullptr) return true;
+  napi_throw_type_error(env, "ERR_PLUGIN_BAD_DECLARATION",
+                        ("the " + std::string(what) + " returned by '" + sym->name() +
+                         "' has a null poll function or drop_fn: the symbol probably does not return an " + what +
+                         "; check its declared result")
+                            .c_str());
+  return false;
+}
+}  // namespace
+
+Task* Hub::Adopt(napi_env env, Task&& t, const StartArgs& a) {
+  Task* task = new (std::nothrow) Task(std::move(t));
+  if (task == nullptr) return nullptr;
+  task->id = next_id_++;
+  task->keeps_loop_alive = a.keep_alive;
+  task->symbol->Retain();  // the caller's code hold is the task's now
+  if (a.keep != nullptr) napi_create_reference(env, a.keep, 1, &task->keep);
+  task->cell->task = task;
+  pending_.emplace(task->id, task);
+  return task;
 }
 
 // The caller holds one RetainCode() on the symbol's library: it goes to the pending task, or is
 // released once the future has been dropped.
 napi_value Hub::StartFuture(napi_env env, FutureSymbol* sym, const FfiFutureRaw& f, const StartArgs& a) {
   Library* lib = sym->library();
-  if (f.poll_fn == nullptr || f.drop_fn == nullptr) {
+  if (!CheckReturned(env, sym, f, "FfiFuture")) {
     lib->ReleaseCode();
-    napi_throw_type_error(env, "ERR_PLUGIN_BAD_DECLARATION",
-                          ("the FfiFuture returned by '" + sym->name() +
-                           "' has a null poll_fn or drop_fn: the symbol probably does not return an FfiFuture; check its declared result")
-                              .c_str());
     return nullptr;
   }
   WakerCell* cell = WakerCell::Create(queue_);
@@ -297,11 +377,10 @@ napi_value Hub::StartFuture(napi_env env, FutureSymbol* sym, const FfiFutureRaw&
 
   napi_deferred deferred = nullptr;
   napi_value promise = nullptr;
-  Task* task = new (std::nothrow) Task(first);
-  if (task == nullptr || napi_create_promise(env, &deferred, &promise) != napi_ok) {
-    // Out of memory, or the environment is stopping (a worker termination landed in this
-    // call): no JS runs here again, so drop the future now.
-    delete task;
+  Task* task = nullptr;
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok || (task = Adopt(env, std::move(first), a)) == nullptr) {
+    // The environment is stopping (a worker termination landed in this call), or out of
+    // memory: no JS runs here again, so drop the future now. (A created promise is collected.)
     task_state::Kill(cell->state);
     reinterpret_cast<DropFn>(f.drop_fn)(f.fut_ptr);
     cell->Release();
@@ -310,30 +389,131 @@ napi_value Hub::StartFuture(napi_env env, FutureSymbol* sym, const FfiFutureRaw&
     ++settled_;
     return nullptr;
   }
-  task->id = next_id_++;
   task->deferred = deferred;
-  task->keeps_loop_alive = a.keep_alive;
-  sym->Retain();  // the caller's code hold is the task's now
-  if (a.keep != nullptr) napi_create_reference(env, a.keep, 1, &task->keep);
-  cell->task = task;
-  pending_.emplace(task->id, task);
-  if (a.keep_alive) RefLoop(true);
+  if (a.keep_alive) SetLoopRef(task, true);
   if (a.slot != nullptr) {
     napi_value id;
     napi_create_double(env, static_cast<double>(task->id), &id);
     napi_set_named_property(env, a.slot, "id", id);
   }
-  switch (task_state::FinishPending(cell->state)) {
-    case task_state::AfterPending::kIdle:
-      break;
-    case task_state::AfterPending::kReschedule:
-      queue_->Push(cell);  // woken during the first poll: poll once more
-      break;
-    case task_state::AfterPending::kCancel:
-      Complete(task, kPollPanicked, nullptr, TakeCancelReason(task));
-      break;
-  }
+  AfterPoll(task, r);  // woken or cancelled during the first poll
   return promise;
+}
+
+napi_value Hub::StartStream(napi_env env, FutureSymbol* sym, const FfiFutureRaw& f, const StartArgs& a) {
+  Library* lib = sym->library();
+  if (!CheckReturned(env, sym, f, "FfiStream")) {
+    lib->ReleaseCode();
+    return nullptr;
+  }
+  WakerCell* cell = WakerCell::Create(queue_);
+  Task t;
+  t.cell = cell;
+  t.fut = f;
+  t.symbol = sym;
+  t.stream = true;
+  Task* task = cell == nullptr ? nullptr : Adopt(env, std::move(t), a);
+  if (task == nullptr) {
+    reinterpret_cast<DropFn>(f.drop_fn)(f.fut_ptr);
+    if (cell != nullptr) cell->Release();
+    lib->ReleaseCode();
+    napi_throw_error(env, "ERR_PLUGIN_RUNTIME", "rustplug: out of memory starting a stream");
+    return nullptr;
+  }
+  task_state::Park(cell->state);  // no waker has been handed out yet: nothing can race this
+  ++streams_;
+  napi_value id;
+  napi_create_double(env, static_cast<double>(task->id), &id);
+  return id;
+}
+
+napi_value Hub::IterResult(napi_value value, bool done) {
+  napi_value out, d;
+  napi_create_object(env_, &out);
+  if (value == nullptr) napi_get_undefined(env_, &value);
+  napi_set_named_property(env_, out, "value", value);
+  napi_get_boolean(env_, done, &d);
+  napi_set_named_property(env_, out, "done", d);
+  return out;
+}
+
+void Hub::SetLoopRef(Task* task, bool on) {
+  if (task->loop_ref == on) return;
+  task->loop_ref = on;
+  RefLoop(on);
+}
+
+napi_value Hub::StreamNext(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double id = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+      napi_get_value_double(env, argv[0], &id) != napi_ok) {
+    ThrowInternal(env, "rustplug internal: streamNext(id)");
+    return nullptr;
+  }
+  auto it = pending_.find(static_cast<uint64_t>(id));
+  // Ended, cancelled or closed: the iterator is done.
+  if (it == pending_.end() || !it->second->stream) return IterResult(nullptr, true);
+  Task* task = it->second;
+  if (task->deferred != nullptr) {
+    ThrowInternal(env, "rustplug internal: streamNext() while a next() is waiting");
+    return nullptr;
+  }
+  if (!task_state::Demand(task->cell->state)) return IterResult(nullptr, true);
+  ++polls_;
+  FfiContext cx{&task->cell->base};
+  const FutureSymbol& sym = *task->symbol;
+  PollResult r = sym.driver().Poll(env, task->fut.poll_fn, task->fut.fut_ptr, &cx);
+  if (r.tag == kPollPending) {
+    napi_deferred deferred = nullptr;
+    napi_value promise = nullptr;
+    if (napi_create_promise(env, &deferred, &promise) != napi_ok) {
+      // Stopping environment: the stream is dropped at teardown; nothing to return.
+      task_state::FinishPending(task->cell->state);
+      return nullptr;
+    }
+    task->deferred = deferred;
+    if (task->keeps_loop_alive) SetLoopRef(task, true);
+    AfterPoll(task, r);
+    return promise;
+  }
+  // Settled inside this call: no promise. The task's outcome is returned (or thrown) here.
+  const bool item = r.tag == kPollReady && !r.end;
+  bool cancelled;
+  if (item) {
+    switch (task_state::FinishPending(task->cell->state)) {
+      case task_state::AfterPending::kReschedule:
+        queue_->Push(task->cell);
+        [[fallthrough]];
+      case task_state::AfterPending::kIdle:
+        ++items_;
+        return IterResult(r.value, false);
+      case task_state::AfterPending::kCancel:
+        break;
+    }
+    cancelled = true;
+  } else {
+    cancelled = task_state::FinishDone(task->cell->state);
+  }
+  // The stream is over: dropped here, whatever ended it.
+  const bool done_on_cancel = task->cancel_done;
+  napi_value reason = cancelled ? TakeCancelReason(task) : nullptr;
+  napi_value error = r.error;
+  if (!cancelled && r.tag != kPollReady && error == nullptr) error = MakeSettleError(sym, r.tag);
+  pending_.erase(task->id);
+  Free(task);
+  ++settled_;
+  if (cancelled) {
+    if (done_on_cancel) return IterResult(nullptr, true);
+    napi_throw(env, reason);
+    return nullptr;
+  }
+  if (error != nullptr) {
+    napi_throw(env, error);
+    return nullptr;
+  }
+  return IterResult(nullptr, true);  // Ready(None)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,29 +549,63 @@ void Hub::Drain() {
 void Hub::PollQueued(WakerCell* cell) {
   if (task_state::TakeForPoll(cell->state) == task_state::Take::kSkip) return;
   Task* task = cell->task;  // alive: only the poller frees a running task
+  if (task->stream && task->deferred == nullptr) {
+    // Nobody is asking for an item: pull-based, so no poll; the next next() polls anyway.
+    AfterPoll(task, PollResult{kPollPending});
+    return;
+  }
   napi_handle_scope inner;
   if (napi_open_handle_scope(env_, &inner) != napi_ok) return;
   ++polls_;
   FfiContext cx{&cell->base};
   const FutureSymbol& sym = *task->symbol;
   PollResult r = sym.driver().Poll(env_, task->fut.poll_fn, task->fut.fut_ptr, &cx);
-  if (r.tag == kPollPending) {
+  AfterPoll(task, r);
+  napi_close_handle_scope(env_, inner);
+}
+
+void Hub::AfterPoll(Task* task, const PollResult& r) {
+  WakerCell* cell = task->cell;
+  const bool item = task->stream && r.tag == kPollReady && !r.end;
+  if (r.tag == kPollPending || item) {
     switch (task_state::FinishPending(cell->state)) {
       case task_state::AfterPending::kIdle:
         break;
       case task_state::AfterPending::kReschedule:
-        queue_->Push(cell);
+        queue_->Push(cell);  // woken during the poll: poll once more
         break;
       case task_state::AfterPending::kCancel:
-        Complete(task, kPollPanicked, nullptr, TakeCancelReason(task));
-        break;
+        CompleteCancelled(task);  // an item polled out of a cancelled stream is discarded
+        return;
     }
-  } else if (task_state::FinishDone(cell->state)) {
-    Complete(task, kPollPanicked, nullptr, TakeCancelReason(task));  // the cancel came first
+    if (item) Deliver(task, r.value);
+    return;
+  }
+  if (task_state::FinishDone(cell->state)) {
+    CompleteCancelled(task);  // the cancel came first
+  } else if (task->stream && r.tag == kPollReady) {
+    Complete(task, kPollReady, IterResult(nullptr, true), nullptr);  // Ready(None)
   } else {
     Complete(task, r.tag, r.value, r.error);
   }
-  napi_close_handle_scope(env_, inner);
+}
+
+void Hub::Deliver(Task* task, napi_value item) {
+  napi_deferred deferred = task->deferred;
+  task->deferred = nullptr;
+  SetLoopRef(task, false);
+  ++items_;
+  if (deferred != nullptr) napi_resolve_deferred(env_, deferred, IterResult(item, false));
+}
+
+void Hub::CompleteCancelled(Task* task) {
+  const bool done = task->stream && task->cancel_done;
+  napi_value reason = TakeCancelReason(task);
+  if (done) {
+    Complete(task, kPollReady, IterResult(nullptr, true), nullptr);
+  } else {
+    Complete(task, kPollPanicked, nullptr, reason);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,7 +648,8 @@ void Hub::Free(Task* task) {
   task->cell->Release();
   if (task->keep != nullptr) napi_delete_reference(env_, task->keep);
   if (task->cancel_reason != nullptr) napi_delete_reference(env_, task->cancel_reason);
-  if (task->keeps_loop_alive) RefLoop(false);
+  SetLoopRef(task, false);
+  if (task->stream) --streams_;
   // Last: this may dlclose the library, after which none of its code may run.
   Library* lib = task->symbol->library();
   lib->Retain();
@@ -451,6 +666,7 @@ void Hub::Complete(Task* task, uint8_t tag, napi_value value, napi_value error) 
   if (tag != kPollReady && error == nullptr) error = MakeSettleError(*sym, tag);  // before the symbol may go
   Free(task);
   ++settled_;
+  if (deferred == nullptr) return;  // a stream nobody was waiting on
   if (tag == kPollReady && error == nullptr) {
     napi_resolve_deferred(env_, deferred, value);
   } else {
@@ -458,14 +674,21 @@ void Hub::Complete(Task* task, uint8_t tag, napi_value value, napi_value error) 
   }
 }
 
-void Hub::CancelTask(Task* task, napi_value reason) {
+void Hub::CancelTask(Task* task, napi_value reason, bool done) {
   switch (task_state::Cancel(task->cell->state)) {
     case task_state::CancelNow::kDrop:
-      Complete(task, kPollPanicked, nullptr, reason);
+      if (done && task->stream) {
+        Complete(task, kPollReady, IterResult(nullptr, true), nullptr);
+      } else {
+        Complete(task, kPollPanicked, nullptr, reason);
+      }
       break;
     case task_state::CancelNow::kDeferred:
       // The first cancel's reason wins; its poller settles the task when poll_fn returns.
-      if (task->cancel_reason == nullptr) napi_create_reference(env_, reason, 1, &task->cancel_reason);
+      if (task->cancel_reason == nullptr) {
+        napi_create_reference(env_, reason, 1, &task->cancel_reason);
+        task->cancel_done = done;
+      }
       break;
     case task_state::CancelNow::kAlreadyDone:
       break;
@@ -473,16 +696,18 @@ void Hub::CancelTask(Task* task, napi_value reason) {
 }
 
 napi_value Hub::Cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
+  size_t argc = 3;
+  napi_value argv[3], result;
   double id = 0;
   bool found = false;
+  bool done = false;
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc >= 2 &&
       napi_get_value_double(env, argv[0], &id) == napi_ok) {
+    if (argc >= 3) napi_get_value_bool(env, argv[2], &done);
     auto it = pending_.find(static_cast<uint64_t>(id));
     if (it != pending_.end()) {
       found = true;
-      CancelTask(it->second, argv[1]);  // rejects with the caller's reason
+      CancelTask(it->second, argv[1], done);  // rejects with the caller's reason
     }
   }
   napi_get_boolean(env, found, &result);
@@ -534,7 +759,9 @@ napi_value Hub::Stats(napi_env env, napi_callback_info) {
     napi_create_double(env, v, &n);
     napi_set_named_property(env, out, key, n);
   };
-  set("pending", static_cast<double>(pending_.size()));
+  set("pending", static_cast<double>(pending_.size() - streams_));
+  set("streams", static_cast<double>(streams_));
+  set("streamItems", static_cast<double>(items_));
   set("starting", static_cast<double>(starting_.size()));
   set("wakerCells", static_cast<double>(queue_->cells_alive.load()));
   set("wakerClones", static_cast<double>(queue_->waker_clones.load()));

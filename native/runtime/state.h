@@ -59,10 +59,26 @@ inline Take TakeForPoll(std::atomic<uint32_t>& s) noexcept {
   }
 }
 
+// JS thread, a stream's next(): poll now, queued or not (a poll without a wake is allowed).
+// SCHEDULED is left alone: a queued entry stays in its list and its own turn finds the task idle
+// or running again. False for a dead task.
+inline bool Demand(std::atomic<uint32_t>& s) noexcept {
+  uint32_t cur = s.load(std::memory_order_relaxed);
+  for (;;) {
+    if (cur & (kDead | kRunning)) return false;
+    if (s.compare_exchange_weak(cur, cur | kRunning, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+  }
+}
+
+// A stream is created idle: nothing polls it until the first next().
+inline void Park(std::atomic<uint32_t>& s) noexcept { s.fetch_and(~kRunning, std::memory_order_acq_rel); }
+
 enum class AfterPending { kIdle, kReschedule, kCancel };
 
-// JS thread, after a poll returned Pending: RUNNING → idle; a wake during the poll turns into a
-// reschedule (the caller pushes the task), a cancel during the poll into the drop it deferred.
+// JS thread, after a poll returned Pending (or a stream's poll returned an item): RUNNING →
+// idle; a wake during the poll turns into a reschedule (the caller pushes the task) unless the
+// task is still queued from before (a stream polled on demand), a cancel during the poll into
+// the drop it deferred.
 inline AfterPending FinishPending(std::atomic<uint32_t>& s) noexcept {
   uint32_t cur = s.load(std::memory_order_relaxed);
   for (;;) {
@@ -71,7 +87,7 @@ inline AfterPending FinishPending(std::atomic<uint32_t>& s) noexcept {
     if (cur & kCancelled) {
       next |= kComplete;
       r = AfterPending::kCancel;
-    } else if (cur & kNotified) {
+    } else if ((cur & kNotified) && !(cur & kScheduled)) {
       next |= kScheduled;
       r = AfterPending::kReschedule;
     }

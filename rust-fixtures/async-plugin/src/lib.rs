@@ -14,6 +14,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(clippy::not_unsafe_ptr_arg_deref, clippy::missing_safety_doc)]
 
+mod streams;
+
 use ffi_future::{FfiFuture, FutureExt, LocalFfiFuture};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::future::{poll_fn, Future};

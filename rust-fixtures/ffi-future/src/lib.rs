@@ -16,10 +16,15 @@
 //! (and this crate's tests) can await one. A panic reported by the callee is re-raised as a panic
 //! with the message "FFI future panicked", as `async-ffi` does.
 //!
+//! Streams: [`stream::FfiStream`] (`{ stream_ptr, poll_next_fn, drop_fn }`, the shape of
+//! async-ffi's issue #19) and [`stream::StreamExt::into_ffi`].
+//!
 //! [`stats`] counts, per copy of this crate (every cdylib that links it has its own), how many
 //! owned FFI waker clones it holds and how many times a `poll_fn` ran.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+
+pub mod stream;
 
 use std::future::Future;
 use std::marker::PhantomData;
