@@ -113,14 +113,14 @@ export class FutureSymbol {
       addon.futureCancel(id, new AbortError(signal.reason));
       return r;
     }
-    watch(signal, id);
+    watchSignal(signal, id);
     return r.then(
       (v) => {
-        unwatch(signal, id);
+        unwatchSignal(signal, id);
         return v;
       },
       (e) => {
-        unwatch(signal, id);
+        unwatchSignal(signal, id);
         throw e;
       },
     );
@@ -151,11 +151,11 @@ function structPoll(result: ResultIR): StructPoll {
   };
 }
 
-// One 'abort' listener per signal, however many pending calls share it (no MaxListeners
-// warning, no listener left behind once they settle).
+// One 'abort' listener per signal, however many pending calls and open streams share it (no
+// MaxListeners warning, no listener left behind once they settle).
 const watched = new WeakMap<AbortSignal, { ids: Set<number>; onAbort: () => void }>();
 
-function watch(signal: AbortSignal, id: number): void {
+export function watchSignal(signal: AbortSignal, id: number): void {
   let w = watched.get(signal);
   if (w === undefined) {
     const ids = new Set<number>();
@@ -170,7 +170,7 @@ function watch(signal: AbortSignal, id: number): void {
   w.ids.add(id);
 }
 
-function unwatch(signal: AbortSignal, id: number): void {
+export function unwatchSignal(signal: AbortSignal, id: number): void {
   const w = watched.get(signal);
   if (w === undefined) return;
   w.ids.delete(id);

@@ -100,6 +100,30 @@ static_assert(sizeof(FfiPoll<FfiOption<uint32_t>>) == 12 && offsetof(FfiPoll<Ffi
               "FfiPoll<FfiOption<u32>>: tag, option @4 (its value @8)");
 static_assert(sizeof(FfiPoll<FfiOptionUnit>) == 2, "FfiPoll<FfiOption<()>>");
 
+// JsResult<T>: what a future that a JS callback handed to the plugin yields (docs/abi.md).
+// repr(C, u8): tag Ok = 0 with T, Err = 1 with a NUL-terminated UTF-8 message (the rejection's
+// text) that the host owns until the plugin drops the future. The payload is a union of T and the
+// message pointer, so it sits at the larger of their alignments.
+enum JsResultTag : uint8_t { kJsOk = 0, kJsErr = 1 };
+
+template <typename T>
+struct JsResult {
+  uint8_t tag;
+  union {
+    T ok;
+    const char* err;
+  } v;
+};
+
+struct JsResultUnit {  // JsResult<()>
+  uint8_t tag;
+  union {
+    const char* err;
+  } v;
+};
+static_assert(sizeof(JsResult<uint32_t>) == 16 && offsetof(JsResult<uint32_t>, v) == 8, "JsResult<u32>: payload @8");
+static_assert(sizeof(JsResultUnit) == 16, "JsResult<()>: tag, message @8");
+
 // How a future's Ready value is read (drivers/). Exported to JS by name (abi/facts.cc).
 enum ResultKind : uint8_t {
   kVoid = 0,

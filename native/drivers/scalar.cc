@@ -2,11 +2,11 @@
 
 #include "driver.h"
 
+#include "../abi/js_values.h"
+
 namespace rustplug {
 
 namespace {
-
-constexpr double kMaxSafeInteger = 9007199254740991.0;
 
 // One poll of a future (FfiPoll<T>) or of a stream (FfiPoll<FfiOption<T>>). *out is written only
 // for Ready (Some); Ready(None) sets *end.
@@ -40,38 +40,6 @@ uint8_t CallPollUnit(void* poll_fn, void* fut_ptr, FfiContext* cx, bool stream, 
   return r.tag;
 }
 
-napi_value Number(napi_env env, double v) {
-  napi_value out = nullptr;
-  napi_create_double(env, v, &out);
-  return out;
-}
-
-// 64-bit integers are numbers while exact, bigints beyond 2^53 − 1 (the API's one rule).
-napi_value Int64(napi_env env, int64_t v) {
-  if (v >= -static_cast<int64_t>(kMaxSafeInteger) && v <= static_cast<int64_t>(kMaxSafeInteger)) {
-    return Number(env, static_cast<double>(v));
-  }
-  napi_value out = nullptr;
-  napi_create_bigint_int64(env, v, &out);
-  return out;
-}
-
-napi_value Uint64(napi_env env, uint64_t v) {
-  if (v <= static_cast<uint64_t>(kMaxSafeInteger)) return Number(env, static_cast<double>(v));
-  napi_value out = nullptr;
-  napi_create_bigint_uint64(env, v, &out);
-  return out;
-}
-
-napi_value Pointer(napi_env env, void* p) {
-  napi_value out = nullptr;
-  if (p == nullptr) {
-    napi_get_null(env, &out);
-  } else {
-    napi_create_bigint_uint64(env, reinterpret_cast<uintptr_t>(p), &out);
-  }
-  return out;
-}
 
 class ScalarDriver final : public Driver {
  public:
@@ -96,7 +64,7 @@ class ScalarDriver final : public Driver {
   case KIND: {                                                                     \
     CTYPE v{};                                                                     \
     r.tag = CallPoll<CTYPE>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);            \
-    if (ready()) r.value = Number(env, static_cast<double>(v));                    \
+    if (ready()) r.value = NumberToJs(env, static_cast<double>(v));                    \
     return r;                                                                      \
   }
       RUSTPLUG_NUMBER_KIND(kI8, int8_t)
@@ -111,19 +79,19 @@ class ScalarDriver final : public Driver {
       case kI64: {
         int64_t v = 0;
         r.tag = CallPoll<int64_t>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);
-        if (ready()) r.value = Int64(env, v);
+        if (ready()) r.value = Int64ToJs(env, v);
         return r;
       }
       case kU64: {
         uint64_t v = 0;
         r.tag = CallPoll<uint64_t>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);
-        if (ready()) r.value = Uint64(env, v);
+        if (ready()) r.value = Uint64ToJs(env, v);
         return r;
       }
       case kPointer: {
         void* v = nullptr;
         r.tag = CallPoll<void*>(poll_fn, fut_ptr, cx, stream_, &v, &r.end);
-        if (ready()) r.value = Pointer(env, v);
+        if (ready()) r.value = PointerToJs(env, v);
         return r;
       }
       case kString: {
