@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/dlfcn.cc",
+        "native/loader.cc",
         "native/hub.cc",
         "native/waker.cc",
         "native/pingpong.cc",

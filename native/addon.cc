@@ -6,6 +6,7 @@
 #include "future_call.h"
 #include "ffi_abi.h"
 #include "hub.h"
+#include "loader.h"
 #include "pingpong.h"
 
 namespace rustplug {
@@ -18,6 +19,7 @@ napi_value OnHub(napi_env env, napi_callback_info info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDlfcn(env, exports);
+  RegisterLoader(env, exports);
   RegisterPingPong(env, exports);
   napi_value max_args;
   napi_value limits = Napi::Object::New(env);

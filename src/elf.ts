@@ -78,6 +78,9 @@ export interface ElfInfo extends ElfHeader {
 export interface ReadElfOptions {
   /** Skip the check that class, byte order and machine match this process (for inspecting cross builds). */
   anyArch?: boolean;
+  /** Read the exported symbols (default true); without them a parse reads only the headers,
+   *  the dynamic section and `.comment`. */
+  symbols?: boolean;
 }
 
 export type PluginKind = 'cdylib' | 'rust-dylib' | 'c';
@@ -803,7 +806,7 @@ function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
         dynstr = linked(dynSec, 'the dynamic section');
       }
       const dynsym = sections.find((s) => s.type === SHT_DYNSYM);
-      if (dynsym) {
+      if (dynsym && options.symbols !== false) {
         const strs = linked(dynsym, 'the dynamic symbol table');
         symScan = scanSymbols(sectionData(r, dynsym, 'the dynamic symbol table'), strs, h, r.path, dynsym.entsize);
       }
@@ -829,7 +832,7 @@ function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
           throw malformed(r.path, 'the dynamic segment has names but no string table (DT_STRTAB/DT_STRSZ)');
         }
         const symtab = dyn.find((e) => e.tag === DT_SYMTAB);
-        if (symtab && dynstr && sections.length === 0) {
+        if (symtab && dynstr && sections.length === 0 && options.symbols !== false) {
           const entEntry = dyn.find((e) => e.tag === DT_SYMENT);
           const ent = entEntry ? dynNumber(entEntry, r.path, 'DT_SYMENT') : h.class === 64 ? 24 : 16;
           const off = vaddrToOffset(segments, dynNumber(symtab, r.path, 'DT_SYMTAB'), r.path, 'DT_SYMTAB');
@@ -861,7 +864,7 @@ function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
     const hasRustcSection = names.includes('.rustc');
     const rustc = rustcFromComments(comments);
     let rustSymbols = symScan.rust;
-    if (!rustSymbols && !hasRustcSection && rustc === null && symtabSection) {
+    if (!rustSymbols && !hasRustcSection && rustc === null && symtabSection && options.symbols !== false) {
       const t = sections[symtabSection.link];
       if (t && t.type === SHT_STRTAB && symtabSection.link !== 0) {
         const strings = r.read(t.offset, Math.min(t.size, MAX_SYMTAB_STRINGS), 'the symbol string table');
