@@ -1,6 +1,6 @@
 // What rustplug's loader (src/loader.ts) needs from glibc beyond dlopen: renaming a loaded
-// object. rustplug maps every file from a descriptor it checked (dlopen("/proc/self/fd/N")), so
-// glibc names the object "/proc/self/fd/N". Renaming it serves two ends:
+// object. rustplug maps every file from a descriptor it checked, through a one-time symlink to
+// /proc/self/fd/N, so glibc names the object by that symlink. Renaming it serves two ends:
 // - while a dependent is dlopen'ed, a dependency without a matching SONAME gets the NEEDED name
 //   the dependent asks for, because glibc matches NEEDED names against l_name (and SONAMEs)
 //   before it searches the disk, and its search would not find our descriptor;

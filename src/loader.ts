@@ -1,17 +1,24 @@
 // Loads a resolved dependency graph (src/ldpath.ts) so that what is mapped is exactly what was
-// checked: every file is dlopen'ed through the descriptor it was opened, hashed and parsed by
-// (/proc/self/fd/N), dependencies before their dependents, so glibc never searches the disk
-// for a NEEDED name and never opens a path again. A file swapped on disk after it was opened is
-// never mapped, so its constructors never run.
+// checked: every file is dlopen'ed through the descriptor it was opened, hashed and parsed by,
+// dependencies before their dependents, so glibc never searches the disk for a NEEDED name and
+// never opens a path again. A file swapped on disk after it was opened is never mapped, so its
+// constructors never run.
+//
+// dlopen gets a symlink to /proc/self/fd/N in a private directory (mode 0700), under a name used
+// once: glibc remembers the name an object was opened by and returns that object for any later
+// dlopen of the same string, and descriptor numbers are reused (a worker's are closed when it
+// exits), so "/proc/self/fd/N" itself would one day name another file.
 //
 // glibc matches a NEEDED name against the objects already loaded by their l_name and SONAME.
 // A dependency whose SONAME is the NEEDED name matches as is; for one without (or with another)
 // SONAME, the dependency is renamed to that NEEDED name for the duration of its dependent's
 // dlopen (native/loader.cc). Afterwards each object is named by the path ld.so would have
 // given it, so dladdr, dl_iterate_phdr and backtraces name real files.
-//
-// The descriptors stay open for the life of the process: glibc remembers "/proc/self/fd/N" as a
-// name of the object, and a later dlopen of a reused N would find the old object by that name.
+
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 
 import type { DependencyGraph, ResolvedNode } from './ldpath.js';
 import { DlopenError } from './errors.js';
@@ -22,7 +29,19 @@ interface LoaderAddon {
 }
 const native = addon as typeof addon & LoaderAddon;
 
-const keptOpen = new Set<number>();
+let linkDir: string | undefined;
+
+/** A fresh, never reused name that opens the file of `fd`. */
+function onceName(fd: number, path: string): string {
+  if (linkDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'rustplug-load-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    linkDir = dir;
+  }
+  const link = join(linkDir, `${randomUUID()}-${basename(path)}`);
+  symlinkSync(`/proc/self/fd/${fd}`, link);
+  return link;
+}
 
 /** The order ld.so initialises them in: each node after everything it needs (root last). */
 export function loadOrder(graph: DependencyGraph): ResolvedNode[] {
@@ -39,10 +58,6 @@ export function loadOrder(graph: DependencyGraph): ResolvedNode[] {
   return out;
 }
 
-function fdPath(fd: number): string {
-  return `/proc/self/fd/${fd}`;
-}
-
 /**
  * dlopen's every not yet loaded node of `graph` from its descriptor, dependencies first with
  * `depFlags`, the root last with `rootFlags`; returns the root's handle. Throws DlopenError
@@ -56,10 +71,12 @@ export function loadGraph(graph: DependencyGraph, rootFlags: number, depFlags: n
     const fd = n.fd;
     if (fd === null) throw new Error(`internal: ${n.path} has no descriptor to load from`);
     const renamed = renameForMatch(graph, n, handles);
+    const link = onceName(fd, n.path!);
     let opened;
     try {
-      opened = addon.dlopen(fdPath(fd), n === root ? rootFlags : depFlags);
+      opened = addon.dlopen(link, n === root ? rootFlags : depFlags);
     } finally {
+      unlinkSync(link);
       for (const [dep, handle, temporary] of renamed) {
         native.linkMapRename(handle, dep.path!);
         if (temporary) addon.dlclose(handle);
@@ -72,10 +89,8 @@ export function loadGraph(graph: DependencyGraph, rootFlags: number, depFlags: n
       const hint = undef
         ? `; it uses ${undef[1]}, which neither it nor its NEEDED libraries define: relink it against the library that provides it, or open that library first with { global: true }`
         : '';
-      throw new DlopenError(`${what}: ${err.replaceAll(fdPath(fd), n.path!)}${hint}`, err, { path: root.path! });
+      throw new DlopenError(`${what}: ${err.replaceAll(link, n.path!)}${hint}`, err, { path: root.path! });
     }
-    keptOpen.add(fd);
-    n.fd = null; // the loader owns it now: closeGraph must not close it
     native.linkMapRename(opened.handle, n.path!);
     handles.set(n.id, opened.handle);
   }
@@ -102,9 +117,4 @@ function renameForMatch(graph: DependencyGraph, n: ResolvedNode, handles: Map<nu
     out.push([dep, handle, temporary]);
   });
   return out;
-}
-
-/** How many descriptors the loader keeps open (one per file it loaded). */
-export function loaderDescriptors(): number {
-  return keptOpen.size;
 }

@@ -5,13 +5,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { open, PluginError } from '../src/index.js';
 import { sriOf } from '../src/integrity.js';
 import { addon } from '../src/native.js';
-import { cc, tempDir, thrown } from './helpers/plugins.js';
+import { cc, REPO, tempDir, thrown } from './helpers/plugins.js';
 
 let dir: string;
 const WHICH = { which: { parameters: [], result: 'i32' } } as const;
@@ -129,6 +131,22 @@ describe('the bytes checked are the bytes loaded', () => {
     chmodSync(join(d, 'safe'), 0o777);
     expect(thrown(() => open(join(d, 'open', 'libt.so'), WHICH))).toMatchObject({ code: 'ERR_PLUGIN_INSECURE', message: expect.stringContaining(`the directory ${join(d, 'safe')} is writable`) });
     chmodSync(join(d, 'safe'), 0o755);
+  });
+
+  it('a descriptor number freed when a worker exits never makes dlopen return the worker\'s library', async () => {
+    const d = join(dir, 'reuse');
+    mkdirSync(d);
+    const a = lib(join(d, 'liba.so'), 7);
+    const b = lib(join(d, 'libb.so'), 8);
+    const code = `import(${JSON.stringify(pathToFileURL(join(REPO, 'dist', 'index.js')).href)}).then((m) => { m.open(${JSON.stringify(a)}, { which: { parameters: [], result: 'i32' } }); require('node:worker_threads').parentPort.postMessage('loaded'); });`;
+    const w = new Worker(code, { eval: true });
+    await new Promise((res, rej) => {
+      w.once('message', res);
+      w.once('error', rej);
+    });
+    await new Promise((res) => w.once('exit', res)); // Node closes the worker's descriptors here
+    for (let i = 0; i < 5; i++) expect(open(b, WHICH).symbols.which()).toBe(8);
+    expect(open(a, WHICH).symbols.which()).toBe(7);
   });
 });
 
