@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/dlfcn.cc",
         "native/library.cc",
+        "native/loader.cc",
         "native/symbol.cc",
         "native/abi/facts.cc",
         "native/call/args.cc",

@@ -5,6 +5,7 @@
 #include "abi/facts.h"
 #include "dlfcn.h"
 #include "library.h"
+#include "loader.h"
 #include "runtime/hub.h"
 #include "symbol.h"
 
@@ -20,6 +21,7 @@ napi_value OnHub(napi_env env, napi_callback_info info) {
 napi_value Init(napi_env env, napi_value exports) {
   RegisterDlfcn(env, exports);
   RegisterAbiFacts(env, exports);
+  RegisterLoader(env, exports);
   // The runtime's entry points stay on the C API: they are the hot path of every async call.
   napi_property_descriptor props[] = {
       {"library", nullptr, Library::Wrap, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -8,7 +8,11 @@
 // 3. cargo rustc -p basic-dylib --release --offline -- -C prefer-dynamic -> libbasic_dylib.so
 //    (the flag applies to the final crate only, so nothing else is rebuilt), then a check that it
 //    NEEDs libstd-<hash>.so
-// 4. cc -shared -fPIC -O2 for rust-fixtures/c/*.c -> rust-fixtures/target/c/*.so, skipped when
+// 4. RUSTFLAGS='-C prefer-dynamic' cargo build -p exports -p mod_a -p mod_b --target <host> into
+//    rust-fixtures/target/shared: Rust dylibs where mod_a and mod_b link libexports.so, which
+//    links libstd-<hash>.so (own target dir, so the flag never invalidates the other builds;
+//    --target keeps it off build scripts and proc macros)
+// 5. cc -shared -fPIC -O2 for rust-fixtures/c/*.c -> rust-fixtures/target/c/*.so, skipped when
 //    the output is newer than its source and this script
 //
 // Cargo decides by itself what is up to date; a run with nothing to do takes well under a second.
@@ -109,7 +113,21 @@ report(rust.basicDylib, rustBefore.basicDylib);
   }
 }
 
-// 4. C ------------------------------------------------------------------------------------------
+// 4. Shared Rust runtime: exports, mod_a, mod_b ---------------------------------------------------
+{
+  const host = /^host: (\S+)$/m.exec(run('rustc', ['-vV']))?.[1];
+  if (!host) fail('rustc -vV did not name the host target');
+  const sharedOut = join(fixtures, 'target', 'shared', host, 'release');
+  const shared = ['exports', 'mod_a', 'mod_b'].map((c) => join(sharedOut, `lib${c}.so`));
+  const before = shared.map(mtime);
+  run('cargo', ['build', '--release', '--offline', '-p', 'exports', '-p', 'mod_a', '-p', 'mod_b', '--target-dir', join(fixtures, 'target', 'shared'), '--target', host], {
+    cwd: fixtures,
+    env: { ...cargoEnv, RUSTFLAGS: '-C prefer-dynamic' },
+  });
+  shared.forEach((p, i) => report(p, before[i]));
+}
+
+// 5. C ------------------------------------------------------------------------------------------
 const cc = process.env.CC || 'cc';
 const cTargets = [
   { src: join(fixtures, 'c', 'cplugin.c'), out: join(cOut, 'libcplugin.so'), flags: [] },

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { hostTarget, pluginKind, readElf } from './elf.js';
 import { MissingDependencyError, PluginError } from './errors.js';
+import { formatTree } from './depgraph.js';
 import { inspect, type PluginInfo } from './inspect.js';
 import { sriOf, type IntegrityAlgorithm } from './integrity.js';
 import { preflight } from './preflight.js';
@@ -14,8 +15,9 @@ export const USAGE = `Usage: rustplug <command> [options] <file...>
 
 Commands:
   inspect <file...>   Describe each plugin without loading it: kind (cdylib, rust-dylib, c),
-                      the rustc that built it, SONAME, machine, NEEDED libraries and where the
-                      dynamic loader would find them, exported functions, size, sha256.
+                      the rustc that built it, SONAME, machine, the tree of NEEDED libraries as
+                      open() would load them and how each is found, exported functions, size,
+                      sha256.
   sizes <file...>     A table of file size, kind, NEEDED count and rustc version, to compare
                       builds (e.g. cdylib vs dylib, with and without -C prefer-dynamic).
   sri <file>          Print the integrity value of a file, for open(path, { integrity }).
@@ -121,9 +123,11 @@ function formatInfo(info: PluginInfo, libraryPath: string[]): string {
   field('size', `${humanSize(info.sizeBytes)} (${info.sizeBytes} bytes)`);
   field('sha256', info.sha256);
   if (info.needed.length === 0) field('needed', '(none)');
-  info.needed.forEach((n, i) =>
-    field(i === 0 ? 'needed' : '', n.path === null ? `${n.name} => not found` : `${n.name} => ${n.path} (${n.via})`),
-  );
+  else {
+    // The dependency graph as a tree; the first line (the plugin itself) is the header above.
+    lines.push('  needed');
+    for (const l of formatTree(info.dependencies).slice(1)) lines.push(`    ${l}`);
+  }
   const host = hostTarget();
   if (host && info.machine !== host.machine) {
     lines.push(`  ! built for ${info.machine}; this node is ${host.machine}: it cannot be loaded here`);
@@ -136,7 +140,7 @@ function formatInfo(info: PluginInfo, libraryPath: string[]): string {
     } catch (e) {
       if (e instanceof MissingDependencyError) explanation = e.message.split('\n');
     }
-    const missing = info.needed.filter((n) => n.path === null).map((n) => n.name);
+    const missing = info.dependencies.filter((n) => n.path === null).map((n) => n.name);
     lines.push(`  ! the loader would not find ${missing.join(', ')}: open() will fail`);
     for (const l of explanation.slice(1)) lines.push(`  ${l}`);
   }
@@ -194,7 +198,7 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
     const infos: PluginInfo[] = [];
     for (const f of p.files) {
       try {
-        const info = inspect(f, { libraryPath: p.libraryPath, anyArch: true });
+        const info = inspect(f, { libraryPath: p.libraryPath });
         infos.push(info);
         if (!p.json) out((infos.length > 1 ? '\n' : '') + formatInfo(info, p.libraryPath));
       } catch (e) {

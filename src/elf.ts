@@ -1,8 +1,10 @@
 // A small ELF reader: just enough of a shared object to explain, before dlopen, why it would
 // not load and what it contains. Reads with positioned reads on one fd (never the whole file),
 // checks every offset against the file size, and reports every problem as a PluginError.
+// Whatever the headers claim, a parse reads at most READ_BUDGET bytes and walks no table longer
+// than what those bytes hold, so a hostile file costs bounded time and memory.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { endianness } from 'node:os';
 
 import { PluginArchError, PluginError, PluginFormatError, PluginNotFoundError } from './errors.js';
@@ -76,6 +78,9 @@ export interface ElfInfo extends ElfHeader {
 export interface ReadElfOptions {
   /** Skip the check that class, byte order and machine match this process (for inspecting cross builds). */
   anyArch?: boolean;
+  /** Read the exported symbols (default true); without them a parse reads only the headers,
+   *  the dynamic section and `.comment`. */
+  symbols?: boolean;
 }
 
 export type PluginKind = 'cdylib' | 'rust-dylib' | 'c';
@@ -125,7 +130,13 @@ const SHN_ABS = 0xfff1;
 const SHN_XINDEX = 0xffff;
 
 const MAX_COMMENT_BYTES = 1 << 20;
-const MAX_SYMTAB_STRINGS = 64 << 20;
+const MAX_SYMTAB_STRINGS = 8 << 20;
+// The largest tables of real libraries are far below these (libLLVM: 1.1 MiB of .dynsym,
+// 3.2 MiB of .dynstr), so a file that needs more is treated as damaged rather than read.
+const MAX_TABLE_BYTES = 16 << 20;
+const READ_BUDGET = 40 << 20;
+const MAX_DYNAMIC_BYTES = 1 << 20;
+const MAX_NEEDED = 4096;
 
 const MACHINES: Record<number, string> = {
   2: 'sparc',
@@ -278,6 +289,7 @@ function checkType(path: string, type: number): void {
 // Positioned, bounds-checked reading
 
 class FileReader {
+  private spent = 0;
   constructor(
     readonly fd: number,
     readonly size: number,
@@ -294,6 +306,10 @@ class FileReader {
         `${what} (${length} bytes at offset ${offset}) extends past the end of the ${this.size}-byte file`,
       );
     }
+    if (length > MAX_TABLE_BYTES || this.spent + length > READ_BUDGET) {
+      throw malformed(this.path, `${what} claims ${length} bytes, more than any shared library holds (rustplug reads at most ${MAX_TABLE_BYTES >> 20} MiB per table)`);
+    }
+    this.spent += length;
     const buf = Buffer.alloc(length);
     let got = 0;
     while (got < length) {
@@ -359,30 +375,49 @@ function cstring(table: Buffer, off: number, path: string, what: string): string
   return table.toString('utf8', off, end);
 }
 
-function withFile<T>(path: string, body: (r: FileReader) => T): T {
-  let fd: number;
+/** Opens `path` for reading the way rustplug opens every file it may load: never blocking (a
+ *  FIFO or device is refused after fstat, not read). libuv adds O_CLOEXEC to every open. */
+export function openNonBlocking(path: string): number {
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw openError(path, e);
   }
+}
+
+/** fstat of an fd opened by openNonBlocking; ERR_PLUGIN_NOT_A_FILE unless a regular file. */
+export function regularFileStat(fd: number, path: string): Stats {
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    const what = st.isDirectory()
+      ? 'a directory'
+      : st.isFIFO()
+        ? 'a named pipe'
+        : st.isSocket()
+          ? 'a socket'
+          : st.isCharacterDevice() || st.isBlockDevice()
+            ? 'a device'
+            : 'not a regular file';
+    throw new PluginNotFoundError('ERR_PLUGIN_NOT_A_FILE', `${path} is ${what}; pass the path of the plugin's .so file`, { path });
+  }
+  return st;
+}
+
+function withFd<T>(fd: number, path: string, size: number, body: (r: FileReader) => T): T {
+  const reader = new FileReader(fd, size, path);
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) {
-      throw new PluginNotFoundError(
-        'ERR_PLUGIN_NOT_A_FILE',
-        `${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}; pass the path of the plugin's .so file`,
-        { path },
-      );
-    }
-    const reader = new FileReader(fd, st.size, path);
-    try {
-      return body(reader);
-    } catch (e) {
-      if (e instanceof PluginError) throw e;
-      // Belt and braces: no bad file may surface as a raw RangeError or similar.
-      throw malformed(path, `it could not be parsed (${e instanceof Error ? e.message : String(e)})`);
-    }
+    return body(reader);
+  } catch (e) {
+    if (e instanceof PluginError) throw e;
+    // Belt and braces: no bad file may surface as a raw RangeError or similar.
+    throw malformed(path, `it could not be parsed (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+function withFile<T>(path: string, body: (r: FileReader) => T): T {
+  const fd = openNonBlocking(path);
+  try {
+    return withFd(fd, path, regularFileStat(fd, path).size, body);
   } finally {
     closeSync(fd);
   }
@@ -467,6 +502,11 @@ function parseHeader(r: FileReader, options: ReadElfOptions): ElfHeader {
  */
 export function readElfHeader(path: string, options: ReadElfOptions = {}): ElfHeader {
   return withFile(path, (r) => parseHeader(r, options));
+}
+
+/** readElfHeader on an open regular file of `size` bytes (`path` only names it in errors). */
+export function readElfHeaderFd(fd: number, path: string, size: number, options: ReadElfOptions = {}): ElfHeader {
+  return withFd(fd, path, size, (r) => parseHeader(r, options));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,11 +609,13 @@ function parseDynamic(buf: Buffer, h: ElfHeader, path: string): DynEntry[] {
   const ent = is64 ? 16 : 8;
   const v = new View(buf, h.endian === 'little', is64, path, 'the dynamic section');
   const out: DynEntry[] = [];
+  let needed = 0;
   for (let o = 0; o + ent <= buf.length; o += ent) {
     const tagBig = is64 ? v.big64(o) : BigInt(v.u32(o));
     // d_tag is signed; tags we care about are small positive numbers or in the OS range.
     const tag = tagBig > 0xffffffffn ? -1 : Number(tagBig);
     if (tag === DT_NULL) break;
+    if (tag === DT_NEEDED && ++needed > MAX_NEEDED) throw malformed(path, `the dynamic section lists more than ${MAX_NEEDED} NEEDED libraries`);
     out.push({ tag, val: v.bigWord(o + (is64 ? 8 : 4)) });
   }
   return out;
@@ -655,16 +697,23 @@ function scanSymbols(syms: Buffer, strtab: Buffer, h: ElfHeader, path: string, e
   return { exports: [...fns].sort(), objects: [...objs].sort(), rust };
 }
 
-/** Number of symbols in .dynsym from DT_HASH or DT_GNU_HASH (no section headers to tell). */
-function countDynamicSymbols(r: FileReader, h: ElfHeader, segments: Segment[], dyn: DynEntry[]): number {
+/**
+ * Number of symbols in .dynsym from DT_HASH or DT_GNU_HASH (no section headers to tell).
+ * `limit` is how many symbols the file can really hold after DT_SYMTAB: no count or chain walk
+ * goes past it, so a cyclic or endless chain ends in MALFORMED after one bounded read.
+ */
+function countDynamicSymbols(r: FileReader, h: ElfHeader, segments: Segment[], dyn: DynEntry[], limit: number): number {
   const path = r.path;
   const le = h.endian === 'little';
   const is64 = h.class === 64;
+  const tooMany = (n: number | string) => malformed(path, `the symbol hash table claims ${n} symbols, more than the file holds`);
   const hash = dyn.find((e) => e.tag === DT_HASH);
   if (hash) {
     const off = vaddrToOffset(segments, dynNumber(hash, path, 'DT_HASH'), path, 'DT_HASH');
     const v = new View(r.read(off, 8, 'the symbol hash table'), le, is64, path, 'the symbol hash table');
-    return v.u32(4); // nchain == number of symbols
+    const nchain = v.u32(4); // nchain == number of symbols
+    if (nchain > limit) throw tooMany(nchain);
+    return nchain;
   }
   const gnu = dyn.find((e) => e.tag === DT_GNU_HASH);
   if (!gnu) return 0;
@@ -675,18 +724,21 @@ function countDynamicSymbols(r: FileReader, h: ElfHeader, segments: Segment[], d
   const bloomSize = hv.u32(8);
   const bloomBytes = bloomSize * (is64 ? 8 : 4);
   const bucketsOff = off + 16 + bloomBytes;
-  if (nbuckets * 4 > r.size) throw malformed(path, `the GNU hash table claims ${nbuckets} buckets`);
+  if (nbuckets > limit + 1) throw malformed(path, `the GNU hash table claims ${nbuckets} buckets for at most ${limit} symbols`);
   const buckets = new View(r.read(bucketsOff, nbuckets * 4, 'the GNU hash buckets'), le, is64, path, 'the GNU hash buckets');
   let max = 0;
   for (let i = 0; i < nbuckets; i++) max = Math.max(max, buckets.u32(i * 4));
+  if (symoffset > limit) throw tooMany(symoffset);
   if (max < symoffset) return symoffset;
+  if (max >= limit) throw tooMany(`more than ${max}`);
+  // The symbol count is the end of the last chain (the entry with the low bit set). Read the
+  // rest of the chain array that the symbol limit allows at once and look for that end.
   const chainsOff = bucketsOff + nbuckets * 4;
-  // Walk the last chain until its end marker (low bit set).
-  for (let i = max; ; i++) {
-    const c = new View(r.read(chainsOff + (i - symoffset) * 4, 4, 'the GNU hash chains'), le, is64, path, 'the GNU hash chains');
-    if (c.u32(0) & 1) return i + 1;
-    if (i - max > r.size / 4) throw malformed(path, 'the GNU hash chain does not end');
-  }
+  const from = chainsOff + (max - symoffset) * 4;
+  const words = Math.min(limit - max, Math.floor((r.size - Math.min(from, r.size)) / 4));
+  const chain = new View(r.read(from, words * 4, 'the GNU hash chains'), le, is64, path, 'the GNU hash chains');
+  for (let i = 0; i < words; i++) if (chain.u32(i * 4) & 1) return max + i + 1;
+  throw malformed(path, 'the last GNU hash chain does not end within the symbol table');
 }
 
 function parseComments(buf: Buffer): string[] {
@@ -714,7 +766,17 @@ function rustcFromComments(comments: string[]): string | null {
  * (ERR_PLUGIN_NOT_ELF, ERR_PLUGIN_MALFORMED, ERR_PLUGIN_NOT_SHARED_OBJECT) or PluginArchError.
  */
 export function readElf(path: string, options: ReadElfOptions = {}): ElfInfo {
-  return withFile(path, (r) => {
+  return withFile(path, (r) => parseElf(r, options));
+}
+
+/** readElf on an open regular file of `size` bytes (`path` only names it in errors and in `.path`). */
+export function readElfFd(fd: number, path: string, size: number, options: ReadElfOptions = {}): ElfInfo {
+  return withFd(fd, path, size, (r) => parseElf(r, options));
+}
+
+function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
+  const path = r.path;
+  {
     const h = parseHeader(r, options);
     const { sections, shstrndx } = readSectionHeaders(r, h);
     const segments = readSegments(r, h);
@@ -740,11 +802,11 @@ export function readElf(path: string, options: ReadElfOptions = {}): ElfInfo {
       };
       const dynSec = sections.find((s) => s.type === SHT_DYNAMIC);
       if (dynSec) {
-        dyn = parseDynamic(sectionData(r, dynSec, 'the dynamic section'), h, r.path);
+        dyn = parseDynamic(r.read(dynSec.offset, Math.min(dynSec.type === SHT_NOBITS ? 0 : dynSec.size, MAX_DYNAMIC_BYTES), 'the dynamic section'), h, r.path);
         dynstr = linked(dynSec, 'the dynamic section');
       }
       const dynsym = sections.find((s) => s.type === SHT_DYNSYM);
-      if (dynsym) {
+      if (dynsym && options.symbols !== false) {
         const strs = linked(dynsym, 'the dynamic symbol table');
         symScan = scanSymbols(sectionData(r, dynsym, 'the dynamic symbol table'), strs, h, r.path, dynsym.entsize);
       }
@@ -760,7 +822,7 @@ export function readElf(path: string, options: ReadElfOptions = {}): ElfInfo {
       // No section headers (or no SHT_DYNAMIC): use PT_DYNAMIC and the addresses it holds.
       const pd = segments.find((s) => s.type === PT_DYNAMIC);
       if (pd) {
-        dyn = parseDynamic(r.read(pd.offset, pd.filesz, 'the dynamic segment'), h, r.path);
+        dyn = parseDynamic(r.read(pd.offset, Math.min(pd.filesz, MAX_DYNAMIC_BYTES), 'the dynamic segment'), h, r.path);
         const strtab = dyn.find((e) => e.tag === DT_STRTAB);
         const strsz = dyn.find((e) => e.tag === DT_STRSZ);
         if (strtab && strsz) {
@@ -770,12 +832,13 @@ export function readElf(path: string, options: ReadElfOptions = {}): ElfInfo {
           throw malformed(r.path, 'the dynamic segment has names but no string table (DT_STRTAB/DT_STRSZ)');
         }
         const symtab = dyn.find((e) => e.tag === DT_SYMTAB);
-        if (symtab && dynstr && sections.length === 0) {
+        if (symtab && dynstr && sections.length === 0 && options.symbols !== false) {
           const entEntry = dyn.find((e) => e.tag === DT_SYMENT);
           const ent = entEntry ? dynNumber(entEntry, r.path, 'DT_SYMENT') : h.class === 64 ? 24 : 16;
-          const count = countDynamicSymbols(r, h, segments, dyn);
           const off = vaddrToOffset(segments, dynNumber(symtab, r.path, 'DT_SYMTAB'), r.path, 'DT_SYMTAB');
-          if (count * Math.max(ent, 1) > r.size) throw malformed(r.path, `the dynamic symbol table claims ${count} symbols`);
+          if (ent < (h.class === 64 ? 24 : 16)) throw malformed(r.path, `DT_SYMENT is ${ent}`);
+          const limit = Math.floor(Math.min(Math.max(r.size - off, 0), MAX_TABLE_BYTES) / ent);
+          const count = countDynamicSymbols(r, h, segments, dyn, limit);
           symScan = scanSymbols(r.read(off, count * ent, 'the dynamic symbol table'), dynstr, h, r.path, ent);
         }
       }
@@ -801,7 +864,7 @@ export function readElf(path: string, options: ReadElfOptions = {}): ElfInfo {
     const hasRustcSection = names.includes('.rustc');
     const rustc = rustcFromComments(comments);
     let rustSymbols = symScan.rust;
-    if (!rustSymbols && !hasRustcSection && rustc === null && symtabSection) {
+    if (!rustSymbols && !hasRustcSection && rustc === null && symtabSection && options.symbols !== false) {
       const t = sections[symtabSection.link];
       if (t && t.type === SHT_STRTAB && symtabSection.link !== 0) {
         const strings = r.read(t.offset, Math.min(t.size, MAX_SYMTAB_STRINGS), 'the symbol string table');
@@ -827,5 +890,5 @@ export function readElf(path: string, options: ReadElfOptions = {}): ElfInfo {
       exportedObjects: symScan.objects,
       rustSymbols,
     };
-  });
+  }
 }

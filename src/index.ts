@@ -6,4 +6,5 @@ export type * from './types.js';
 export { sriOf } from './integrity.js';
 export { inspect } from './inspect.js';
 export type { PluginInfo } from './inspect.js';
-export { rustSysrootLibDir } from './preflight.js';
+export { rustSysrootLibDir } from './sysroot.js';
+export type { DependencyInfo } from './depgraph.js';

@@ -1,9 +1,10 @@
-// What a plugin file is and needs, without loading it. Backs `lib.info` and `rustplug inspect`.
+// What a plugin file is and needs, without loading it. Backs `rustplug inspect`.
 
-import { pluginKind, readElf, type PluginKind } from './elf.js';
-import { hashFile } from './integrity.js';
-import { resolveNeeded, type NeededEntry } from './ldpath.js';
-import { locatePlugin } from './preflight.js';
+import { describeGraph, type DependencyInfo } from './depgraph.js';
+import type { PluginKind } from './elf.js';
+import { closeGraph, type NeededEntry } from './ldpath.js';
+import { preflight } from './preflight.js';
+import type { SysrootOption } from './sysroot.js';
 
 export interface PluginInfo {
   /** The path as given. */
@@ -18,6 +19,8 @@ export interface PluginInfo {
   machine: string;
   /** Each NEEDED library and where the loader would find it (path null: not found). */
   needed: NeededEntry[];
+  /** The whole dependency graph as open() would load it (node 0 is the plugin). */
+  dependencies: DependencyInfo[];
   /** Exported functions, sorted. */
   exports: string[];
   sizeBytes: number;
@@ -28,29 +31,30 @@ export interface PluginInfo {
 export interface InspectOptions {
   /** Directories searched first for NEEDED libraries, as for open(). */
   libraryPath?: string[];
-  /** Also describe files built for another architecture (NEEDED resolution then rarely finds anything). */
-  anyArch?: boolean;
+  /** As open()'s sysroot option. */
+  sysroot?: SysrootOption;
 }
 
 /**
- * Describes a plugin file: kind, compiler, SONAME, machine, NEEDED resolution, exported
- * functions, size and hash. Does not dlopen it and does not throw for missing dependencies
- * (they have `path: null`); throws the same file and format errors as `readElf`.
+ * Describes a plugin file: kind, compiler, SONAME, machine, the dependency graph as open()
+ * would load it, exported functions, size and hash. Does not load it and does not throw for
+ * missing dependencies (they have `path: null`); throws the same file and format errors as
+ * open(). Files built for another architecture are described too.
  */
 export function inspect(path: string, options: InspectOptions = {}): PluginInfo {
-  const { realPath, size } = locatePlugin(path);
-  const elf = readElf(path, { anyArch: options.anyArch });
-  const needed = resolveNeeded(elf, realPath, { libraryPath: options.libraryPath });
+  const pre = preflight(path, { libraryPath: options.libraryPath, sysroot: options.sysroot, describeOnly: true });
+  closeGraph(pre.graph, false);
   return {
     path,
-    realPath,
-    kind: pluginKind(elf),
-    rustc: elf.rustc,
-    soname: elf.soname,
-    machine: elf.machine,
-    needed,
-    exports: elf.exports,
-    sizeBytes: size,
-    sha256: hashFile(realPath, ['sha256']).sha256.toString('hex'),
+    realPath: pre.realPath,
+    kind: pre.kind,
+    rustc: pre.rustc,
+    soname: pre.elf.soname,
+    machine: pre.elf.machine,
+    needed: pre.needed,
+    dependencies: describeGraph(pre.graph),
+    exports: pre.elf.exports,
+    sizeBytes: pre.size,
+    sha256: pre.sha256,
   };
 }

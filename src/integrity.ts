@@ -1,10 +1,10 @@
-// Integrity (pinned hash) and file-permission checks of a plugin before it is loaded.
+// Integrity: a plugin's pinned hash (SRI or hex), checked against the bytes rustplug loads.
 
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, readSync } from 'node:fs';
 
-import { DeclarationError, InsecurePluginError, IntegrityError, PluginNotFoundError } from './errors.js';
+import { openNonBlocking, regularFileStat } from './elf.js';
+import { DeclarationError, IntegrityError } from './errors.js';
 
 export type IntegrityAlgorithm = 'sha256' | 'sha384' | 'sha512';
 
@@ -73,37 +73,28 @@ export function formatIntegrity(algorithm: IntegrityAlgorithm, digest: Buffer, f
   return form === 'sri' ? `${algorithm}-${digest.toString('base64')}` : `${algorithm}:${digest.toString('hex')}`;
 }
 
-function openForRead(path: string): number {
-  try {
-    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new PluginNotFoundError('ERR_PLUGIN_NOT_FOUND', `no plugin file at ${path}: it does not exist`, { path, cause: e });
-    }
-    throw new PluginNotFoundError('ERR_PLUGIN_NOT_FOUND', `cannot read ${path}: ${(e as Error).message}`, { path, cause: e });
+/** Hashes an open file with several algorithms in one streaming pass (64 KiB positioned reads). */
+export function hashFd<A extends string>(fd: number, algorithms: readonly A[]): Record<A, Buffer> {
+  const hashes = algorithms.map((a) => createHash(a));
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  let pos = 0;
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) break;
+    for (const h of hashes) h.update(buf.subarray(0, n));
+    pos += n;
   }
+  const out = {} as Record<A, Buffer>;
+  algorithms.forEach((a, i) => (out[a] = hashes[i]!.digest()));
+  return out;
 }
 
-/** Hashes a file with several algorithms in one streaming pass (64 KiB positioned reads). */
+/** Hashes a file (opened non-blocking; a FIFO or directory is refused, not read). */
 export function hashFile<A extends string>(path: string, algorithms: readonly A[]): Record<A, Buffer> {
-  const fd = openForRead(path);
+  const fd = openNonBlocking(path);
   try {
-    if (!fstatSync(fd).isFile()) {
-      throw new PluginNotFoundError('ERR_PLUGIN_NOT_A_FILE', `${path} is not a regular file; pass the path of the plugin's .so file`, { path });
-    }
-    const hashes = algorithms.map((a) => createHash(a));
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    let pos = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      for (const h of hashes) h.update(buf.subarray(0, n));
-      pos += n;
-    }
-    const out = {} as Record<A, Buffer>;
-    algorithms.forEach((a, i) => (out[a] = hashes[i]!.digest()));
-    return out;
+    regularFileStat(fd, path);
+    return hashFd(fd, algorithms);
   } finally {
     closeSync(fd);
   }
@@ -116,16 +107,16 @@ export function sriOf(path: string, algo: IntegrityAlgorithm = 'sha256'): string
 }
 
 /**
- * Checks `path` against an integrity value. Of the listed hashes, those of the strongest
+ * Checks `path` (or the open `fd` of it) against an integrity value. Of the listed hashes, those of the strongest
  * algorithm count (as in SRI); one of them must match. Returns the file's sha256 (hex), which is
  * computed in the same pass. Throws IntegrityError (ERR_PLUGIN_INTEGRITY) on mismatch.
  */
-export function checkIntegrity(path: string, integrity: string): { sha256: string } {
+export function checkIntegrity(path: string, integrity: string, fd?: number): { sha256: string } {
   const wanted = parseIntegrity(integrity);
   const strongest = wanted.reduce((a, b) => (STRENGTH[b.algorithm] > STRENGTH[a.algorithm] ? b : a)).algorithm;
   const candidates = wanted.filter((w) => w.algorithm === strongest);
   const algos = [...new Set<IntegrityAlgorithm>(['sha256', strongest])];
-  const digests = hashFile(path, algos);
+  const digests = fd === undefined ? hashFile(path, algos) : hashFd(fd, algos);
   const actual = digests[strongest];
   if (!candidates.some((c) => c.digest.equals(actual))) {
     const first = candidates[0]!;
@@ -139,66 +130,4 @@ export function checkIntegrity(path: string, integrity: string): { sha256: strin
     );
   }
   return { sha256: digests.sha256.toString('hex') };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Permissions
-
-function octal(mode: number): string {
-  return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
-function currentUid(): number | null {
-  return typeof process.getuid === 'function' ? process.getuid() : null;
-}
-
-function insecure(path: string, problem: string, fix: string): InsecurePluginError {
-  return new InsecurePluginError(
-    `refusing to load ${path}: ${problem}, so another user could replace code that would run inside this process. Fix: ${fix}; or, if this is intended, pass { allowInsecure: true } to skip this check`,
-    { path },
-  );
-}
-
-function ownerProblem(st: Stats, what: string, path: string, plugin: string, uid: number | null): InsecurePluginError | null {
-  if (uid === null || st.uid === 0 || st.uid === uid) return null;
-  return insecure(
-    plugin,
-    `${what} ${path} is owned by uid ${st.uid}, not by root or by this process's user (uid ${uid})`,
-    `chown ${uid} ${path}`,
-  );
-}
-
-/**
- * Refuses (InsecurePluginError, ERR_PLUGIN_INSECURE) a plugin that other users could replace:
- * the file is group- or other-writable or owned by someone other than root or the current user;
- * or a directory above its real path is owned by such a user, or is group- or other-writable
- * without the sticky bit. `realPath` must be the resolved real path of the plugin.
- */
-export function checkPermissions(realPath: string): void {
-  const uid = currentUid();
-  const st = statSync(realPath);
-  if (st.mode & 0o022) {
-    const who = [st.mode & 0o020 ? 'its group' : '', st.mode & 0o002 ? 'all users' : ''].filter(Boolean).join(' and ');
-    throw insecure(realPath, `the file is writable by ${who} (mode ${octal(st.mode)})`, `chmod go-w ${realPath}`);
-  }
-  const owner = ownerProblem(st, 'the file', realPath, realPath, uid);
-  if (owner) throw owner;
-  let dir = dirname(realPath);
-  for (;;) {
-    const ds = statSync(dir);
-    const sticky = (ds.mode & 0o1000) !== 0;
-    if (!sticky && ds.mode & 0o022) {
-      const who = [ds.mode & 0o020 ? 'its group' : '', ds.mode & 0o002 ? 'all users' : ''].filter(Boolean).join(' and ');
-      throw insecure(
-        realPath,
-        `the directory ${dir} is writable by ${who} without the sticky bit (mode ${octal(ds.mode)}), so files in it can be replaced`,
-        `chmod go-w ${dir} (or chmod +t ${dir})`,
-      );
-    }
-    const downer = ownerProblem(ds, 'the directory', dir, realPath, uid);
-    if (downer) throw downer;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
 }

@@ -1,12 +1,35 @@
-// Resolves an ELF file's DT_NEEDED names the way glibc's dynamic loader (ld.so) would, so that a
-// missing dependency can be named and explained before dlopen reports it tersely.
+// Resolves a shared object's whole dependency graph the way glibc's ld.so loads it, so that
+// rustplug can load the graph itself (src/loader.ts) and explain a missing library before any
+// code runs. What ld.so does, and so what this does:
+// - breadth first: the root's NEEDED in order, then each newly found object's NEEDED;
+// - a name is first matched against the objects already in the namespace (the name each was
+//   opened by, the names it was found under, its SONAME); only then searched for;
+// - the search: DT_RPATH of the needing object and of the chain of objects that loaded it
+//   (only when the needing object has no DT_RUNPATH; an object with DT_RUNPATH has no RPATH),
+//   LD_LIBRARY_PATH as the process started with it, DT_RUNPATH of the needing object,
+//   ld.so.cache, the system directories (the last two skipped under DF_1_NODEFLIB); in each
+//   directory the glibc-hwcaps and legacy hwcaps subdirectories come first;
+// - $ORIGIN is the directory of the path the object was opened by (symlinks are not resolved);
+//   paths are joined as strings, never normalised: the kernel resolves `..` after a symlink;
+// - a found file that is already loaded (same device and inode) is that object;
+// - a candidate for another machine or class is skipped; one that exists but is not a loadable
+//   ELF file ends the search.
+// rustplug adds two sources, marked as such: `libraryPath` directories before everything, and
+// the Rust toolchains' sysroots (src/sysroot.ts) for a `lib<crate>-<hash>.so` nothing else has.
+// Every file found is opened once, non-blocking; the descriptor is kept in its node so that
+// what gets loaded is what was inspected.
 
-import { readFileSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { closeSync, statSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 
-import { hostTarget, readElf, readElfHeader, type ElfTarget } from './elf.js';
+import { pluginKind, readElf, readElfFd, readElfHeaderFd, regularFileStat, openNonBlocking, type ElfInfo, type ElfTarget, type PluginKind } from './elf.js';
+import { PluginError } from './errors.js';
+import { lookupLdCache } from './ldcache.js';
+import { expandSearchPath, initialLdLibraryPath, ldSo, splitLdLibraryPath } from './ldso.js';
+import { addon } from './native.js';
+import { isRustDylibName, toolchains, type SysrootOption } from './sysroot.js';
 
-export type NeededVia = 'path' | 'libraryPath' | 'rpath' | 'LD_LIBRARY_PATH' | 'runpath' | 'ld.so.cache' | 'default' | 'loaded';
+export type NeededVia = 'path' | 'libraryPath' | 'rpath' | 'LD_LIBRARY_PATH' | 'runpath' | 'ld.so.cache' | 'default' | 'loaded' | 'sysroot';
 
 /** How one `DT_NEEDED` name resolves; `path`/`via` are null when the loader would not find it. */
 export interface NeededEntry {
@@ -15,413 +38,441 @@ export interface NeededEntry {
   via: NeededVia | null;
 }
 
-/** What resolution needs from an ELF file (an `ElfInfo` has all of it). */
+/** What resolution needs from the root object (an `ElfInfo` has all of it). */
 export interface NeededSource extends ElfTarget {
   needed: readonly string[];
   rpath: string | null;
   runpath: string | null;
+  soname?: string | null;
+  flags1?: number;
 }
 
 export interface ResolveOptions {
-  /** Directories searched first (rustplug pre-loads dependencies found there before dlopen). */
+  /** Directories searched first (rustplug loads what it finds there before the plugin). */
   libraryPath?: readonly string[];
-  /**
-   * The LD_LIBRARY_PATH the loader uses. Defaults to the value this process started with (read
-   * from /proc/self/environ: ld.so reads it once at startup, so later changes to
-   * `process.env.LD_LIBRARY_PATH` do not affect dlopen), or `process.env` when that is unreadable.
-   */
+  /** The LD_LIBRARY_PATH the loader uses (default: the one this process started with). */
   ldLibraryPath?: string;
-  /** Consider libraries already mapped into this process (default true). */
+  /** Consider the objects mapped into this process (default true). false: resolve as a fresh
+   *  process would (as `ldd` does), with only the dynamic loader itself present. */
   loaded?: boolean;
   /** Location of the loader cache (default /etc/ld.so.cache). */
   ldCachePath?: string;
-  /** Trusted default directories (default: the multiarch and lib64 dirs of this system). */
+  /** The system directories (default: ld.so's own list). */
   defaultDirs?: readonly string[];
+  /** Where to look for a Rust dylib's `lib<crate>-<hash>.so` that nothing else provides. */
+  sysroot?: SysrootOption;
 }
 
-/** One step of the search for a name, for error messages. */
+/** One place looked at for a name, for error messages. */
 export interface SearchStep {
   via: NeededVia;
   /** The directory (or file, for 'path'/'ld.so.cache'/'loaded') that was looked at. */
   where: string;
 }
 
-export interface ResolveTrace extends NeededEntry {
+/** One object of the graph. Node 0 is the root; node order is ld.so's load order. */
+export interface DependencyNode {
+  id: number;
+  /** The name it was first needed by (for the root: the path it was opened by). */
+  name: string;
+  /** The path ld.so names it by (search directory + name), or null when not found. */
+  path: string | null;
+  via: NeededVia | null;
+  soname: string | null;
+  /** cdylib / rust-dylib / c, when the file could be read. */
+  kind: PluginKind | null;
+  /** The `<hash>` of the `libstd-<hash>.so` it is or needs (Rust dylibs), else null. */
+  libstdHash: string | null;
+  /** The nodes of its NEEDED names, in order (not followed for objects already loaded). */
+  needed: number[];
+  /** Mapped into this process before this resolution. */
+  loaded: boolean;
+  /** The node whose NEEDED first reached it (null for the root). */
+  parent: number | null;
+  /** For a missing node: where it was looked for, what was skipped, what ended the search. */
   searched: SearchStep[];
-  /** Candidates that exist but were skipped (wrong class or machine, or not ELF). */
   skipped: string[];
+  problem: string | null;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Dynamic string tokens
+/** A node with the file it was read from; `fd` is open until `closeGraph` or the loader takes it. */
+export interface ResolvedNode extends DependencyNode {
+  fd: number | null;
+  stat: Stats | null;
+  elf: NeededSource | ElfInfo | null;
+}
 
-const MULTIARCH: Record<string, string> = {
-  x64: 'x86_64-linux-gnu',
-  arm64: 'aarch64-linux-gnu',
-  ia32: 'i386-linux-gnu',
-  arm: 'arm-linux-gnueabihf',
-  riscv64: 'riscv64-linux-gnu',
-  ppc64: 'powerpc64le-linux-gnu',
-  s390x: 's390x-linux-gnu',
-  loong64: 'loongarch64-linux-gnu',
-};
+export interface DependencyGraph {
+  nodes: ResolvedNode[];
+}
 
-function exists(p: string): boolean {
-  try {
-    statSync(p);
-    return true;
-  } catch {
-    return false;
+export interface RootObject {
+  /** The path the root is opened by; $ORIGIN is its directory. */
+  path: string;
+  elf: NeededSource | ElfInfo;
+  fd?: number;
+  stat?: Stats;
+}
+
+const DF_1_NODEFLIB = 0x800;
+
+/** A candidate that exists but cannot be loaded: ld.so gives up on the name there. */
+class SearchStop extends Error {}
+const LIBSTD = /^libstd-([0-9a-f]+)\.so$/;
+
+type Found = { fd: number; stat: Stats; path: string; via: NeededVia };
+type SearchResult = Found | { path: null } | { problem: string };
+
+/** An object in the simulated namespace: what a NEEDED name can match. */
+interface LoadedObject {
+  names: Set<string>;
+  soname: string | null;
+  dev: number;
+  ino: number;
+  node: number | null;
+  path: string;
+}
+
+// SONAMEs of the files mapped into this process, by device:inode:mtime (they rarely change).
+const sonameMemo = new Map<string, { soname: string | null; kind: PluginKind; libstdHash: string | null }>();
+
+function describeMapped(path: string, st: Stats): { soname: string | null; kind: PluginKind; libstdHash: string | null } | null {
+  const key = `${st.dev}:${st.ino}:${st.mtimeMs}`;
+  let hit = sonameMemo.get(key);
+  if (!hit) {
+    try {
+      const elf = readElf(path, { anyArch: true, symbols: false });
+      hit = { soname: elf.soname, kind: pluginKind(elf), libstdHash: libstdHashOf(elf.soname, elf.needed) };
+    } catch {
+      return null;
+    }
+    sonameMemo.set(key, hit);
   }
+  return hit;
 }
 
-let libToken: string | undefined;
-/** What `$LIB` expands to: Debian's multiarch dir when this system has it, else lib64/lib. */
-export function libDirToken(): string {
-  if (libToken !== undefined) return libToken;
-  const multi = MULTIARCH[process.arch];
-  const is64 = hostTarget()?.class === 64;
-  if (multi && exists(`/lib/${multi}`)) libToken = `lib/${multi}`;
-  else libToken = is64 ? 'lib64' : 'lib';
-  return libToken;
+function libstdHashOf(soname: string | null, needed: readonly string[]): string | null {
+  const own = soname !== null ? LIBSTD.exec(soname) : null;
+  if (own) return own[1]!;
+  for (const n of needed) {
+    const m = LIBSTD.exec(n);
+    if (m) return m[1]!;
+  }
+  return null;
 }
 
-/** What `$PLATFORM` expands to (AT_PLATFORM): x86_64, aarch64, ... */
-export function platformToken(): string {
-  const t = hostTarget();
-  if (!t) return process.arch;
-  if (t.machine === 'i386') return 'i686';
-  if (t.machine === 'powerpc64') return t.endian === 'little' ? 'ppc64le' : 'ppc64';
-  return t.machine;
+/** The directory ld.so takes as $ORIGIN for an object opened by `path`. */
+export function originOf(path: string): string {
+  const abs = path.startsWith('/') ? path : `${process.cwd()}/${path}`;
+  const cut = abs.lastIndexOf('/');
+  return cut <= 0 ? '/' : abs.slice(0, cut);
+}
+
+/** `dir` + '/' + `rest` as ld.so joins them: trailing slashes of dir dropped, nothing normalised. */
+function joinDir(dir: string, rest: string): string {
+  const d = dir.replace(/\/+$/, '');
+  return `${d === '' && dir.startsWith('/') ? '' : d}/${rest}`;
+}
+
+function sameTarget(a: ElfTarget, b: ElfTarget): boolean {
+  return a.class === b.class && a.endian === b.endian && a.machineCode === b.machineCode;
+}
+
+class Resolver {
+  readonly nodes: ResolvedNode[] = [];
+  private readonly objects: LoadedObject[] = [];
+  private readonly subdirExists = new Map<string, boolean>();
+  private readonly target: ElfTarget;
+  private readonly ldLibraryPath: string[];
+  private readonly libraryPath: string[];
+  private readonly systemDirs: string[];
+
+  constructor(
+    root: RootObject,
+    private readonly options: ResolveOptions,
+  ) {
+    this.target = root.elf;
+    this.ldLibraryPath = splitLdLibraryPath(options.ldLibraryPath !== undefined ? options.ldLibraryPath : initialLdLibraryPath());
+    this.libraryPath = (options.libraryPath ?? []).map((d) => resolve(d));
+    this.systemDirs = [...(options.defaultDirs ?? ldSo().systemDirs)];
+    this.addProcessObjects(options.loaded !== false);
+    const st = root.stat ?? null;
+    this.nodes.push(this.node(root.path, root.path, 'path', null, { fd: root.fd ?? null, stat: st, elf: root.elf }));
+    if (st) this.objects.push({ names: new Set([root.path]), soname: root.elf.soname ?? null, dev: st.dev, ino: st.ino, node: 0, path: root.path });
+  }
+
+  private node(name: string, path: string | null, via: NeededVia | null, parent: number | null, file: Pick<ResolvedNode, 'fd' | 'stat' | 'elf'>): ResolvedNode {
+    const elf = file.elf;
+    const full = elf && 'hasRustcSection' in elf ? elf : null;
+    return {
+      id: this.nodes.length,
+      name,
+      path,
+      via,
+      soname: elf?.soname ?? null,
+      kind: full ? pluginKind(full) : null,
+      libstdHash: elf ? libstdHashOf(elf.soname ?? null, elf.needed) : null,
+      needed: [],
+      loaded: false,
+      parent,
+      searched: [],
+      skipped: [],
+      problem: null,
+      ...file,
+    };
+  }
+
+  /** The namespace before this load: every mapped object, or (as for ldd) only ld.so itself. */
+  private addProcessObjects(all: boolean): void {
+    const paths = all ? addon.loadedObjects() : [ldSo().interpreter];
+    for (const path of paths) {
+      if (!path.startsWith('/')) continue; // the vDSO, the main program
+      let st: Stats;
+      try {
+        st = statSync(path);
+      } catch {
+        continue;
+      }
+      const d = describeMapped(path, st);
+      if (!d) continue;
+      this.objects.push({ names: new Set([path]), soname: d.soname, dev: st.dev, ino: st.ino, node: null, path });
+    }
+  }
+
+  run(): void {
+    // Breadth first, like _dl_map_object_deps: nodes appended while iterating are visited too.
+    for (let i = 0; i < this.nodes.length; i++) {
+      const n = this.nodes[i]!;
+      if (n.loaded || n.path === null || !n.elf) continue;
+      for (const name of n.elf.needed) n.needed.push(this.needed(name, n));
+    }
+  }
+
+  private matchLoaded(name: string): LoadedObject | undefined {
+    return this.objects.find((o) => o.names.has(name) || o.soname === name);
+  }
+
+  /** The node for an object of the namespace, creating a 'loaded' node for a process object. */
+  private nodeOf(o: LoadedObject, name: string, parent: number): number {
+    if (o.node !== null) return o.node;
+    let d: ReturnType<typeof describeMapped> = null;
+    try {
+      d = describeMapped(o.path, statSync(o.path));
+    } catch {
+      /* unreadable: still loaded */
+    }
+    const n = this.node(name, o.path, 'loaded', parent, { fd: null, stat: null, elf: null });
+    n.loaded = true;
+    n.soname = d?.soname ?? o.soname;
+    n.kind = d?.kind ?? null;
+    n.libstdHash = d?.libstdHash ?? null;
+    this.nodes.push(n);
+    o.node = n.id;
+    return n.id;
+  }
+
+  private needed(name: string, loader: ResolvedNode): number {
+    const hit = this.matchLoaded(name);
+    if (hit) return this.nodeOf(hit, name, loader.id);
+    const steps: SearchStep[] = [];
+    const skipped: string[] = [];
+    let found: SearchResult;
+    try {
+      found = this.search(name, loader, steps, skipped);
+    } catch (e) {
+      if (!(e instanceof SearchStop)) throw e;
+      found = { problem: e.message };
+    }
+    if ('problem' in found || found.path === null) {
+      const n = this.node(name, null, null, loader.id, { fd: null, stat: null, elf: null });
+      n.searched = steps;
+      n.skipped = skipped;
+      n.problem = 'problem' in found ? found.problem : null;
+      this.nodes.push(n);
+      return n.id;
+    }
+    const { fd, stat, path, via } = found;
+    const same = this.objects.find((o) => o.dev === stat.dev && o.ino === stat.ino);
+    if (same) {
+      closeSync(fd);
+      same.names.add(name);
+      return this.nodeOf(same, name, loader.id);
+    }
+    let elf: ElfInfo;
+    try {
+      elf = readElfFd(fd, path, stat.size);
+    } catch (e) {
+      closeSync(fd);
+      const n = this.node(name, null, null, loader.id, { fd: null, stat: null, elf: null });
+      n.searched = steps;
+      n.problem = `${path}: ${e instanceof Error ? e.message : String(e)}`;
+      this.nodes.push(n);
+      return n.id;
+    }
+    const n = this.node(name, path, via, loader.id, { fd, stat, elf });
+    n.searched = steps;
+    n.skipped = skipped;
+    this.nodes.push(n);
+    this.objects.push({ names: new Set([path, name]), soname: elf.soname, dev: stat.dev, ino: stat.ino, node: n.id, path });
+    return n.id;
+  }
+
+  private search(
+    name: string,
+    loader: ResolvedNode,
+    steps: SearchStep[],
+    skipped: string[],
+  ): SearchResult {
+    const elf = loader.elf!;
+    if (name.includes('/')) {
+      const file = expandSearchPath(name, originOf(loader.path!))[0]!;
+      steps.push({ via: 'path', where: file });
+      return this.tryFile(file, 'path', skipped) ?? { path: null };
+    }
+    const tryDirs = (dirs: readonly string[], via: NeededVia) => {
+      for (const dir of dirs) {
+        steps.push({ via, where: dir });
+        const r = this.tryDir(dir, name, via, skipped);
+        if (r) return r;
+      }
+      return null;
+    };
+    const found =
+      tryDirs(this.libraryPath, 'libraryPath') ??
+      (elf.runpath === null ? tryDirs(this.rpathChain(loader), 'rpath') : null) ??
+      tryDirs(this.ldLibraryPath, 'LD_LIBRARY_PATH') ??
+      (elf.runpath !== null ? tryDirs(expandSearchPath(elf.runpath, originOf(loader.path!)), 'runpath') : null) ??
+      this.fromSystem(name, elf, steps, skipped) ??
+      this.fromSysroot(name, steps, skipped);
+    return found ?? { path: null };
+  }
+
+  /** DT_RPATH of the loader and of each object above it (one without RUNPATH), each expanded
+   *  with its own $ORIGIN. The process's own ancestors (node, the addon) have none. */
+  private rpathChain(loader: ResolvedNode): string[] {
+    const dirs: string[] = [];
+    for (let n: ResolvedNode | undefined = loader; n; n = n.parent === null ? undefined : this.nodes[n.parent]) {
+      if (n.elf && n.elf.rpath !== null && n.elf.runpath === null) dirs.push(...expandSearchPath(n.elf.rpath, originOf(n.path!)));
+    }
+    return dirs;
+  }
+
+  private fromSystem(name: string, elf: NeededSource, steps: SearchStep[], skipped: string[]) {
+    if ((elf.flags1 ?? 0) & DF_1_NODEFLIB) return null;
+    steps.push({ via: 'ld.so.cache', where: this.options.ldCachePath ?? '/etc/ld.so.cache' });
+    for (const file of lookupLdCache(name, this.target, this.options.ldCachePath)) {
+      const r = this.tryFile(file, 'ld.so.cache', skipped);
+      if (r) return r;
+    }
+    for (const dir of this.systemDirs) {
+      steps.push({ via: 'default', where: dir });
+      const r = this.tryDir(dir, name, 'default', skipped);
+      if (r) return r;
+    }
+    return null;
+  }
+
+  private fromSysroot(name: string, steps: SearchStep[], skipped: string[]) {
+    if (!isRustDylibName(name)) return null;
+    for (const tc of toolchains(this.options.sysroot)) {
+      for (const dir of tc.libDirs) {
+        steps.push({ via: 'sysroot', where: dir });
+        const r = this.tryFile(joinDir(dir, name), 'sysroot', skipped);
+        if (r) return r;
+      }
+    }
+    return null;
+  }
+
+  private tryDir(dir: string, name: string, via: NeededVia, skipped: string[]) {
+    for (const sub of ldSo().subdirs) {
+      const first = joinDir(dir, sub.slice(0, sub.indexOf('/')));
+      let there = this.subdirExists.get(first);
+      if (there === undefined) {
+        try {
+          there = statSync(first).isDirectory();
+        } catch {
+          there = false;
+        }
+        this.subdirExists.set(first, there);
+      }
+      if (!there) continue;
+      const r = this.tryFile(joinDir(dir, sub + name), via, skipped);
+      if (r) return r;
+    }
+    return this.tryFile(joinDir(dir, name), via, skipped);
+  }
+
+  /** Opens a candidate: the found file, null to go on searching, or a problem that ends the
+   *  search (a file that exists but cannot be loaded, as ld.so stops there too). */
+  private tryFile(file: string, via: NeededVia, skipped: string[]) {
+    let fd: number;
+    try {
+      fd = openNonBlocking(file);
+    } catch {
+      return null;
+    }
+    try {
+      const stat = regularFileStat(fd, file);
+      const h = readElfHeaderFd(fd, file, stat.size, { anyArch: true });
+      if (!sameTarget(h, this.target)) {
+        skipped.push(file);
+        closeSync(fd);
+        return null;
+      }
+      return { fd, stat, path: file, via };
+    } catch (e) {
+      closeSync(fd);
+      if (!(e instanceof PluginError)) throw e;
+      throw new SearchStop(`${file}: ${e.message}`);
+    }
+  }
 }
 
 /**
- * Splits an RPATH/RUNPATH string and expands `$ORIGIN`, `${ORIGIN}`, `$LIB`, `${LIB}`,
- * `$PLATFORM`, `${PLATFORM}`. `origin` is the directory of the real path of the object.
- * An empty element means the current directory, as for the loader.
+ * Resolves the dependency graph of `root` like ld.so. Missing names become nodes with
+ * `path: null` (and the search is reported in `searched`); resolution goes on so that every
+ * missing library is named at once. The caller owns the descriptors: hand the graph to the
+ * loader or call `closeGraph`.
  */
-export function expandSearchPath(value: string, origin: string): string[] {
-  return value.split(':').map((element) =>
-    element.replace(/\$(\{(ORIGIN|LIB|PLATFORM)\}|ORIGIN(?![A-Za-z0-9_])|LIB(?![A-Za-z0-9_])|PLATFORM(?![A-Za-z0-9_]))/g, (_m, braced: string, inner?: string) => {
-      const token = inner ?? braced;
-      if (token === 'ORIGIN') return origin;
-      if (token === 'LIB') return libDirToken();
-      return platformToken();
-    }) || '.',
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// /etc/ld.so.cache
-
-export interface LdCacheEntry {
-  /** The library name (SONAME) the entry is looked up by. */
-  name: string;
-  /** The file it points to. */
-  path: string;
-  /** ld.so.cache flags: type in the low byte (3 = ELF libc6), required arch bits above. */
-  flags: number;
-  /** hwcap bits (0 for the baseline entries); new format only. */
-  hwcap: bigint;
-}
-
-const OLD_MAGIC = 'ld.so-1.7.0';
-const NEW_MAGIC = 'glibc-ld.so.cache1.1';
-const NEW_HEADER = 48;
-const NEW_ENTRY = 24;
-const OLD_ENTRY = 12;
-
-/** Parses the binary ld.so.cache (new `glibc-ld.so.cache1.1` format, or the old `ld.so-1.7.0` one). Returns [] for garbage. */
-export function parseLdCache(buf: Buffer): LdCacheEntry[] {
-  const str = (base: number, off: number): string | null => {
-    const at = base + off;
-    if (at < 0 || at >= buf.length) return null;
-    const end = buf.indexOf(0, at);
-    return end < 0 ? null : buf.toString('utf8', at, end);
-  };
-  const parseNew = (start: number): LdCacheEntry[] | null => {
-    if (buf.length < start + NEW_HEADER || buf.toString('latin1', start, start + NEW_MAGIC.length) !== NEW_MAGIC) return null;
-    const nlibs = buf.readUInt32LE(start + 20);
-    if (start + NEW_HEADER + nlibs * NEW_ENTRY > buf.length) return null;
-    const out: LdCacheEntry[] = [];
-    for (let i = 0; i < nlibs; i++) {
-      const e = start + NEW_HEADER + i * NEW_ENTRY;
-      const name = str(start, buf.readUInt32LE(e + 4));
-      const path = str(start, buf.readUInt32LE(e + 8));
-      if (name === null || path === null) continue;
-      out.push({ name, path, flags: buf.readInt32LE(e), hwcap: buf.readBigUInt64LE(e + 16) });
-    }
-    return out;
-  };
-  const direct = parseNew(0);
-  if (direct) return direct;
-  if (buf.length < 16 || buf.toString('latin1', 0, OLD_MAGIC.length) !== OLD_MAGIC) return [];
-  const nlibs = buf.readUInt32LE(12);
-  const stringsAt = 16 + nlibs * OLD_ENTRY;
-  if (stringsAt > buf.length) return [];
-  // A new-format table may follow the old entries (aligned to 8); prefer it.
-  const combined = parseNew((stringsAt + 7) & ~7);
-  if (combined) return combined;
-  const out: LdCacheEntry[] = [];
-  for (let i = 0; i < nlibs; i++) {
-    const e = 16 + i * OLD_ENTRY;
-    const name = str(stringsAt, buf.readUInt32LE(e + 4));
-    const path = str(stringsAt, buf.readUInt32LE(e + 8));
-    if (name === null || path === null) continue;
-    out.push({ name, path, flags: buf.readInt32LE(e), hwcap: 0n });
-  }
-  return out;
-}
-
-/** The ld.so.cache flags value of libraries for this process (e.g. 0x0303 on x86_64). */
-export function ldCacheFlagsFor(target: ElfTarget | null = hostTarget()): number | null {
-  if (!target) return null;
-  const ELF_LIBC6 = 3;
-  switch (target.machine) {
-    case 'x86_64':
-      return ELF_LIBC6 | 0x0300;
-    case 'x32':
-      return ELF_LIBC6 | 0x0800;
-    case 'aarch64':
-      return ELF_LIBC6 | 0x0a00;
-    case 'i386':
-      return ELF_LIBC6;
-    case 'powerpc64':
-    case 's390x':
-    case 'sparc64':
-      return ELF_LIBC6 | 0x0500;
-    case 'riscv64':
-      return ELF_LIBC6 | 0x1000 | 0x0200; // lp64d (the common hard-float ABI)
-    default:
-      return null; // unknown: accept any ELF libc6 entry, the header check filters
-  }
-}
-
-const cacheMemo = new Map<string, { key: string; entries: LdCacheEntry[] }>();
-
-/** Reads and parses the loader cache once per process (re-read only if the file changes). */
-export function readLdCache(path = '/etc/ld.so.cache'): LdCacheEntry[] {
-  let key: string;
+export function resolveGraph(root: RootObject, options: ResolveOptions = {}): DependencyGraph {
+  const r = new Resolver(root, options);
   try {
-    const st = statSync(path);
-    key = `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return [];
+    r.run();
+  } catch (e) {
+    closeGraph({ nodes: r.nodes });
+    throw e;
   }
-  const hit = cacheMemo.get(path);
-  if (hit && hit.key === key) return hit.entries;
-  let entries: LdCacheEntry[];
-  try {
-    entries = parseLdCache(readFileSync(path));
-  } catch {
-    entries = [];
-  }
-  cacheMemo.set(path, { key, entries });
-  return entries;
+  return { nodes: r.nodes };
 }
 
-/** The cache entries for `name` usable by `target`, best first (baseline before hwcaps subdirs). */
-export function lookupLdCache(name: string, target: ElfTarget | null = hostTarget(), cachePath?: string): string[] {
-  const want = ldCacheFlagsFor(target);
-  const matches = readLdCache(cachePath).filter(
-    (e) => e.name === name && (want === null ? (e.flags & 0xff) === 3 : e.flags === want),
-  );
-  matches.sort((a, b) => (a.hwcap === 0n ? 0 : 1) - (b.hwcap === 0n ? 0 : 1));
-  return matches.map((e) => e.path);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Already loaded libraries
-
-/** Libraries mapped into this process, by file basename (read from /proc/self/maps each call). */
-export function loadedLibraries(): Map<string, string> {
-  const out = new Map<string, string>();
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/maps', 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of text.split('\n')) {
-    const slash = line.indexOf('/');
-    if (slash < 0) continue;
-    const file = line.slice(slash);
-    if (file.endsWith(' (deleted)')) continue;
-    const base = basename(file);
-    if (!out.has(base)) out.set(base, file);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// LD_LIBRARY_PATH
-
-let startupLdLibraryPath: string | null | undefined;
-
-/** LD_LIBRARY_PATH as it was when this process started (what ld.so uses), or undefined if unset. */
-export function initialLdLibraryPath(): string | undefined {
-  if (startupLdLibraryPath === undefined) {
-    try {
-      const env = readFileSync('/proc/self/environ', 'latin1').split('\0');
-      const hit = env.find((kv) => kv.startsWith('LD_LIBRARY_PATH='));
-      startupLdLibraryPath = hit === undefined ? null : Buffer.from(hit.slice('LD_LIBRARY_PATH='.length), 'latin1').toString('utf8');
-    } catch {
-      startupLdLibraryPath = process.env.LD_LIBRARY_PATH ?? null;
+/** Closes every descriptor the graph still holds (except the root's, which the caller opened). */
+export function closeGraph(graph: DependencyGraph, keepRoot = true): void {
+  for (const n of graph.nodes) {
+    if (n.fd !== null && !(keepRoot && n.id === 0)) {
+      closeSync(n.fd);
+      n.fd = null;
     }
   }
-  return startupLdLibraryPath ?? undefined;
 }
 
-/** Splits LD_LIBRARY_PATH as glibc does (':' or ';'; an empty element is the current directory). */
-export function splitLdLibraryPath(value: string | undefined): string[] {
-  if (value === undefined || value === '') return [];
-  return value.split(/[:;]/).map((d) => d || '.');
+/** The nodes that are not found. */
+export function missingNodes(graph: DependencyGraph): ResolvedNode[] {
+  return graph.nodes.filter((n) => n.path === null);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Resolution
-
-/** The trusted directories searched last, those of this system that exist. */
-export function defaultLibraryDirs(): string[] {
-  const multi = MULTIARCH[process.arch];
-  const dirs = [
-    ...(multi ? [`/lib/${multi}`, `/usr/lib/${multi}`] : []),
-    ...(hostTarget()?.class === 64 ? ['/lib64', '/usr/lib64'] : []),
-    '/lib',
-    '/usr/lib',
-  ];
-  return dirs;
+/** Resolves only the root's own NEEDED names (a convenience over resolveGraph). */
+export function traceNeeded(elf: NeededSource, path: string, options: ResolveOptions = {}): (NeededEntry & Pick<DependencyNode, 'searched' | 'skipped' | 'problem'>)[] {
+  const g = resolveGraph({ path, elf }, options);
+  closeGraph(g);
+  return g.nodes[0]!.needed.map((id, i) => {
+    const n = g.nodes[id]!;
+    // A library reached again under another name keeps its first name; report the NEEDED name.
+    return { name: elf.needed[i]!, path: n.path, via: n.via, searched: n.searched, skipped: n.skipped, problem: n.problem };
+  });
 }
 
-function matchesTarget(file: string, target: ElfTarget): 'ok' | 'missing' | 'mismatch' {
-  try {
-    if (!statSync(file).isFile()) return 'missing';
-  } catch {
-    return 'missing';
-  }
-  try {
-    const h = readElfHeader(file, { anyArch: true });
-    return h.class === target.class && h.endian === target.endian && h.machineCode === target.machineCode ? 'ok' : 'mismatch';
-  } catch {
-    return 'mismatch';
-  }
-}
-
-interface Context {
-  target: ElfTarget;
-  origin: string;
-  libraryPath: string[];
-  rpath: string[];
-  ldLibraryPath: string[];
-  runpath: string[];
-  loaded: Map<string, string> | null;
-  loadedSonames?: Map<string, string>;
-  ldCachePath: string | undefined;
-  defaultDirs: string[];
-}
-
-function makeContext(elf: NeededSource, realPath: string, options: ResolveOptions): Context {
-  const origin = dirname(realPath);
-  const ldLibraryPath = options.ldLibraryPath !== undefined ? options.ldLibraryPath : initialLdLibraryPath();
-  return {
-    target: { class: elf.class, endian: elf.endian, machineCode: elf.machineCode, machine: elf.machine },
-    origin,
-    libraryPath: (options.libraryPath ?? []).map((d) => resolve(d)),
-    // DT_RPATH is ignored when DT_RUNPATH is present.
-    rpath: elf.rpath !== null && elf.runpath === null ? expandSearchPath(elf.rpath, origin) : [],
-    ldLibraryPath: splitLdLibraryPath(ldLibraryPath),
-    runpath: elf.runpath !== null ? expandSearchPath(elf.runpath, origin) : [],
-    loaded: options.loaded === false ? null : loadedLibraries(),
-    ldCachePath: options.ldCachePath,
-    defaultDirs: [...(options.defaultDirs ?? defaultLibraryDirs())],
-  };
-}
-
-function resolveOne(name: string, ctx: Context): ResolveTrace {
-  const searched: SearchStep[] = [];
-  const skipped: string[] = [];
-  const found = (path: string, via: NeededVia): ResolveTrace => ({ name, path, via, searched, skipped });
-  const tryFile = (file: string, via: NeededVia, where = dirname(file)): boolean => {
-    searched.push({ via, where });
-    const m = matchesTarget(file, ctx.target);
-    if (m === 'mismatch') skipped.push(file);
-    return m === 'ok';
-  };
-
-  if (name.includes('/')) {
-    const file = isAbsolute(name) ? name : resolve(name);
-    if (tryFile(file, 'path', file)) return found(file, 'path');
-    return { name, path: null, via: null, searched, skipped };
-  }
-  for (const dir of ctx.libraryPath) {
-    const file = join(dir, name);
-    if (tryFile(file, 'libraryPath')) return found(file, 'libraryPath');
-  }
-  if (ctx.loaded) {
-    const hit = ctx.loaded.get(name);
-    searched.push({ via: 'loaded', where: 'libraries already loaded in this process' });
-    if (hit) return found(hit, 'loaded');
-  }
-  const dirs: [NeededVia, string[]][] = [
-    ['rpath', ctx.rpath],
-    ['LD_LIBRARY_PATH', ctx.ldLibraryPath],
-    ['runpath', ctx.runpath],
-  ];
-  for (const [via, list] of dirs) {
-    for (const dir of list) {
-      const file = join(resolve(dir), name);
-      if (tryFile(file, via)) return found(file, via);
-    }
-  }
-  searched.push({ via: 'ld.so.cache', where: ctx.ldCachePath ?? '/etc/ld.so.cache' });
-  for (const file of lookupLdCache(name, ctx.target, ctx.ldCachePath)) {
-    const m = matchesTarget(file, ctx.target);
-    if (m === 'ok') return found(file, 'ld.so.cache');
-    if (m === 'mismatch') skipped.push(file);
-  }
-  for (const dir of ctx.defaultDirs) {
-    const file = join(dir, name);
-    if (tryFile(file, 'default')) return found(file, 'default');
-  }
-  // Last resort: a loaded library whose SONAME (not file name) is `name`, e.g. one loaded by
-  // path as libfoo.so.1.2.3 with SONAME libfoo.so.1. Only computed on this failure path.
-  if (ctx.loaded) {
-    const hit = loadedBySoname(ctx).get(name);
-    if (hit) return found(hit, 'loaded');
-  }
-  return { name, path: null, via: null, searched, skipped };
-}
-
-function loadedBySoname(ctx: Context): Map<string, string> {
-  if (!ctx.loadedSonames) {
-    ctx.loadedSonames = new Map();
-    for (const file of new Set(ctx.loaded?.values())) {
-      try {
-        const soname = readElf(file).soname;
-        if (soname !== null && !ctx.loadedSonames.has(soname)) ctx.loadedSonames.set(soname, file);
-      } catch {
-        /* not a library of ours to judge */
-      }
-    }
-  }
-  return ctx.loadedSonames;
-}
-
-/** Resolves every DT_NEEDED name of `elf` (whose real path is `realPath`), with the search trace. */
-export function traceNeeded(
-  elf: NeededSource,
-  realPath: string,
-  options: ResolveOptions = {},
-): ResolveTrace[] {
-  const ctx = makeContext(elf, realPath, options);
-  return elf.needed.map((name) => resolveOne(name, ctx));
-}
-
-/** Resolves every DT_NEEDED name of `elf` like ld.so: `{ name, path, via }` per name, in ELF order. */
-export function resolveNeeded(
-  elf: NeededSource,
-  realPath: string,
-  options: ResolveOptions = {},
-): NeededEntry[] {
-  return traceNeeded(elf, realPath, options).map(({ name, path, via }) => ({ name, path, via }));
+/** Resolves the root's NEEDED names like ld.so: `{ name, path, via }` per name, in ELF order. */
+export function resolveNeeded(elf: NeededSource, path: string, options: ResolveOptions = {}): NeededEntry[] {
+  return traceNeeded(elf, path, options).map(({ name, path: p, via }) => ({ name, path: p, via }));
 }

@@ -3,10 +3,14 @@ import { resolve } from 'node:path';
 
 import { compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
-import { DeclarationError, DlopenError, MissingSymbolError, PluginClosedError } from './errors.js';
+import { DeclarationError, MissingSymbolError, PluginClosedError } from './errors.js';
+import { describeGraph, type DependencyInfo } from './depgraph.js';
+import { closeGraph } from './ldpath.js';
+import { loadGraph } from './loader.js';
 import { addon } from './native.js';
 import { preflight } from './preflight.js';
 import type { PreflightResult } from './preflight.js';
+import type { SysrootOption } from './sysroot.js';
 import { suggest } from './suggest.js';
 import type { Declarations, Symbols } from './types.js';
 
@@ -23,23 +27,29 @@ export interface OpenOptions {
   integrity?: string;
   /** Load even if the file or a directory above it is writable by other users. */
   allowInsecure?: boolean;
-  /** Directories searched first for the plugin's NEEDED libraries (e.g. the rustc sysroot's lib dir
-   *  for a Rust dylib's libstd-*.so); the ones found there are loaded before the plugin. */
+  /** Directories searched first for the NEEDED libraries of the plugin and of its dependencies. */
   libraryPath?: string[];
+  /** Where a Rust dylib's libstd-<hash>.so may come from when nothing else has it: the installed
+   *  Rust toolchains (default), none (false), or the sysroot directory given. */
+  sysroot?: SysrootOption;
   /** Whether pending futures keep the event loop alive (default true). */
   ref?: boolean;
 }
 
 export interface LibraryInfo {
   path: string;
+  /** The real path of the file that was loaded. */
   realPath: string;
   kind: PreflightResult['kind'];
   rustc: string | null;
   soname: string | null;
   needed: PreflightResult['needed'];
   exports: string[];
+  /** SHA-256 (hex) of the bytes that were loaded, taken from the same descriptor at open(). */
   sha256: string;
   flags: string[];
+  /** The loaded dependency graph: node 0 is the plugin, `needed` holds node indexes. */
+  dependencies: DependencyInfo[];
 }
 
 export interface Library<D extends Declarations> {
@@ -62,34 +72,24 @@ export function open<const D extends Declarations>(path: string, declarations: D
   if (typeof declarations !== 'object' || declarations === null) {
     throw new DeclarationError('open(path, declarations): declarations must be an object of { name: { parameters, result } }');
   }
-  const abs = resolve(path);
-  const pre = preflight(abs, {
+  const pre = preflight(path, {
     libraryPath: options.libraryPath,
     integrity: options.integrity,
     allowInsecure: options.allowInsecure,
+    sysroot: options.sysroot,
   });
-
-  for (const dep of pre.needed) {
-    if (dep.via === 'libraryPath' && dep.path) {
-      const r = addon.dlopen(dep.path, RTLD.RTLD_NOW | RTLD.RTLD_LOCAL | RTLD.RTLD_NODELETE);
-      if (r.error !== undefined) throw new DlopenError(`could not load ${dep.name}, a dependency of ${abs} found at ${dep.path}: ${r.error}`, r.error, { path: abs });
-    }
-  }
-
+  const abs = path.includes('/') ? resolve(path) : pre.loadPath;
   const flagNames: string[] = [options.lazy ? 'RTLD_LAZY' : 'RTLD_NOW', options.global ? 'RTLD_GLOBAL' : 'RTLD_LOCAL'];
   if (options.nodelete !== false) flagNames.push('RTLD_NODELETE');
   if (options.deepbind) flagNames.push('RTLD_DEEPBIND');
   const flags = flagNames.reduce((acc, n) => acc | RTLD[n as keyof typeof RTLD], 0);
-  const opened = addon.dlopen(abs, flags);
-  if (opened.handle === undefined) {
-    const err = opened.error ?? 'unknown error';
-    const undef = /undefined symbol: (\S+)/.exec(err);
-    const hint = undef
-      ? `; the plugin uses ${undef[1]}, which neither it nor its NEEDED libraries define: relink it against the library that provides it, or open that library first with { global: true }`
-      : '';
-    throw new DlopenError(`dlopen(${abs}) failed: ${err}${hint}`, err, { path: abs });
+  const depFlags = (options.lazy ? RTLD.RTLD_LAZY : RTLD.RTLD_NOW) | RTLD.RTLD_LOCAL | RTLD.RTLD_NODELETE;
+  let handle: bigint;
+  try {
+    handle = loadGraph(pre.graph, flags, depFlags);
+  } finally {
+    closeGraph(pre.graph, false); // the loader keeps the descriptors of what it mapped
   }
-  const handle = opened.handle;
   let native: LibraryState['native'];
   try {
     native = addon.library(handle);
@@ -147,16 +147,15 @@ export function open<const D extends Declarations>(path: string, declarations: D
 
   const info: LibraryInfo = {
     path: abs,
-    realPath: opened.realPath ?? pre.realPath,
+    realPath: pre.realPath,
     kind: pre.kind,
     rustc: pre.rustc,
     soname: pre.elf.soname ?? null,
     needed: pre.needed,
     exports: [...pre.elf.exports].sort(),
     flags: flagNames,
-    get sha256() {
-      return pre.sha256;
-    },
+    sha256: pre.sha256,
+    dependencies: describeGraph(pre.graph),
   };
 
   const finishClose = (): void => {

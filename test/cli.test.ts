@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { humanSize, main, USAGE } from '../src/cli.js';
 import { readElf } from '../src/elf.js';
 import { sriOf } from '../src/integrity.js';
-import { rustSysrootLibDir } from '../src/preflight.js';
+import { rustSysrootLibDir } from '../src/sysroot.js';
 import { buildCFixtures, rustFixtures, type CFixtures } from './helpers/elf-fixtures.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -79,14 +79,15 @@ describe('inspect', () => {
     expect(lines).toContain('  machine   x86_64');
     expect(lines).toContain(`  size      ${humanSize(size)} (${size} bytes)`);
     expect(lines).toContain(`  sha256    ${sha}`);
-    expect(lines.find((l) => l.startsWith('  needed'))).toMatch(/^ {2}needed {4}libc\.so\.6 => \/\S+\/libc\.so\.6 \(loaded\)$/);
+    const at = lines.indexOf('  needed');
+    expect(lines[at + 1]).toMatch(/^ {4}└─ libc\.so\.6 => \/\S+\/libc\.so\.6 \(loaded\)$/);
     expect(r.out.endsWith('  exports   (4)\n    plain_add\n    plain_calls_puts\n    plain_protected\n    plain_weak\n')).toBe(true);
   });
 
   it('flags missing libraries and foreign machines', async () => {
     const r = await run('inspect', fx.needsMissing, fx.aarch64);
     expect(r.code).toBe(0);
-    expect(r.out).toContain('  needed    libmissingdep.so => not found\n');
+    expect(r.out).toContain('  needed\n    ├─ libmissingdep.so => not found\n');
     expect(r.out).toContain('  ! the loader would not find libmissingdep.so: open() will fail\n    - libmissingdep.so: not found (searched ');
     expect(r.out).toContain('  ! built for aarch64; this node is x86_64: it cannot be loaded here');
   });
@@ -105,6 +106,11 @@ describe('inspect', () => {
       needed: [
         { name: 'libsubdep.so', path: fx.subdep, via: 'runpath' },
         { name: 'libc.so.6', path: expect.stringMatching(/libc\.so\.6$/), via: 'loaded' },
+      ],
+      dependencies: [
+        expect.objectContaining({ name: fx.withRunpath, path: fx.withRunpath, via: 'path', needed: [1, 2], kind: 'c' }),
+        expect.objectContaining({ name: 'libsubdep.so', path: fx.subdep, via: 'runpath', soname: 'libsubdep.so', needed: [] }),
+        expect.objectContaining({ name: 'libc.so.6', via: 'loaded', alreadyLoaded: true, needed: [] }),
       ],
       exports: ['uses_dep'],
       sizeBytes: statSync(fx.withRunpath).size,
@@ -132,6 +138,13 @@ describe('inspect', () => {
     expect(c.kind).toBe('cdylib');
     expect(d.kind).toBe('rust-dylib');
     expect(d.needed.find((n: { name: string }) => n.name.startsWith('libstd-')).via).toBe('libraryPath');
+    const std = d.dependencies.find((n: { name: string }) => n.name.startsWith('libstd-'));
+    expect(std).toMatchObject({ rustDylib: true, kind: 'rust-dylib', libstdHash: std.name.slice(7, -3) });
+    expect(d.dependencies[0]).toMatchObject({ rustDylib: true, libstdHash: std.libstdHash });
+    // Without -L, libstd comes from the toolchain's sysroot; the tree says so.
+    const tree = (await run('inspect', rustFixtures.dylib)).out;
+    expect(tree).toContain(`├─ ${std.name} => ${join(lib, std.name)} (sysroot, rust dylib, libstd ${std.libstdHash})\n`);
+    expect(tree).toMatch(/│ {2}├─ libgcc_s\.so\.1 => \S+ \(loaded\)\n/);
     expect(c.exports).toEqual(readElf(rustFixtures.cdylib).exports);
   });
 });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { DeclarationError, InsecurePluginError, IntegrityError, PluginNotFoundError } from '../src/errors.js';
-import { checkIntegrity, checkPermissions, formatIntegrity, hashFile, parseIntegrity, sriOf } from '../src/integrity.js';
+import { checkIntegrity, formatIntegrity, hashFile, parseIntegrity, sriOf } from '../src/integrity.js';
+import { checkPermissions } from '../src/permissions.js';
 import { makeTempDir } from './helpers/elf-fixtures.js';
 import { thrown } from './helpers/plugins.js';
 

@@ -127,14 +127,14 @@ describe('dependencies and the loader', () => {
     expect(e.message).toMatch(/libraryPath|LD_LIBRARY_PATH/);
   });
 
-  it('the Rust dylib without libraryPath names libstd and the sysroot lib dir', () => {
+  it('the Rust dylib with sysroot: false names libstd and the toolchain dir that has it', () => {
     // Precondition: nothing in this process loaded a libstd-*.so yet (the loader would reuse it).
     expect(addon.loadedObjects().some((p) => /\/libstd-[0-9a-f]+\.so$/.test(p))).toBe(false);
-    const e = pluginError(() => open(PLUGINS.basicDylib, ADD), MissingDependencyError, 'ERR_PLUGIN_MISSING_DEPENDENCY');
+    const e = pluginError(() => open(PLUGINS.basicDylib, ADD, { sysroot: false }), MissingDependencyError, 'ERR_PLUGIN_MISSING_DEPENDENCY');
     expect(e.missing).toHaveLength(1);
     expect(e.missing[0]).toMatch(/^libstd-[0-9a-f]+\.so$/);
-    expect(e.message).toContain(e.missing[0]);
-    expect(e.message).toContain(sysrootLib);
+    expect(e.message).toContain(`${e.missing[0]}: Rust's standard library as a shared library`);
+    expect(e.message).toContain(`the Rust toolchain ${rustcVersion} has it, but the sysroot option is false`);
     expect(e.message).toContain(`libraryPath: ['${sysrootLib}']`);
   });
 

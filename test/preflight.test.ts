@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,23 +15,24 @@ import {
   PluginNotFoundError,
 } from '../src/errors.js';
 import { sriOf } from '../src/integrity.js';
-import {
-  expandSearchPath,
-  initialLdLibraryPath,
-  ldCacheFlagsFor,
-  loadedLibraries,
-  lookupLdCache,
-  parseLdCache,
-  readLdCache,
-  resolveNeeded,
-  traceNeeded,
-} from '../src/ldpath.js';
-import { preflight, rustSysrootLibDir, rustToolchain, rustupToolchainFor } from '../src/preflight.js';
+import { ldCacheFlagsFor, lookupLdCache, parseLdCache, readLdCache } from '../src/ldcache.js';
+import { closeGraph, resolveNeeded, traceNeeded } from '../src/ldpath.js';
+import { expandSearchPath, initialLdLibraryPath } from '../src/ldso.js';
+import { preflight as vet, type PreflightOptions, type PreflightResult } from '../src/preflight.js';
+import { rustSysrootLibDir, rustToolchain, rustupToolchainFor } from '../src/sysroot.js';
+import { addon } from '../src/native.js';
 import { inspect } from '../src/inspect.js';
 import { editDistance, suggest } from '../src/suggest.js';
 import { buildCFixtures, cc, copyInto, makeTempDir, rustFixtures, type CFixtures } from './helpers/elf-fixtures.js';
 import { thrown } from './helpers/plugins.js';
 
+
+/** preflight, releasing the descriptors it keeps open for the loader. */
+function preflight(path: string, options?: PreflightOptions): PreflightResult {
+  const r = vet(path, options);
+  closeGraph(r.graph, false);
+  return r;
+}
 
 const sha256Hex = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const isRoot = process.getuid?.() === 0;
@@ -52,11 +54,13 @@ beforeAll(() => {
 
 describe('expandSearchPath', () => {
   it('expands $ORIGIN, ${ORIGIN}, $LIB, $PLATFORM; empty means the current directory', () => {
+    // $PLATFORM is what ld.so reports as AT_PLATFORM (glibc 2.36 on an AVX2 machine: haswell).
+    const platform = /^\s+(\S+) \(AT_PLATFORM/m.exec(execFileSync('/lib64/ld-linux-x86-64.so.2', ['--help'], { encoding: 'utf8' }))?.[1] ?? 'x86_64';
     expect(expandSearchPath('$ORIGIN/a:${ORIGIN}/b:$LIB:${PLATFORM}/x::$ORIGINAL:/abs', '/o')).toEqual([
       '/o/a',
       '/o/b',
       'lib/x86_64-linux-gnu',
-      'x86_64/x',
+      `${platform}/x`,
       '.',
       '$ORIGINAL',
       '/abs',
@@ -108,7 +112,7 @@ describe('ld.so.cache', () => {
 describe('resolveNeeded', () => {
   it('libc.so.6 is satisfied by the already loaded copy', () => {
     const [libc] = resolveNeeded(readElf(fx.plain), realpathSync(fx.plain));
-    expect(libc).toEqual({ name: 'libc.so.6', path: loadedLibraries().get('libc.so.6'), via: 'loaded' });
+    expect(libc).toEqual({ name: 'libc.so.6', path: addon.loadedObjects().find((p) => p.endsWith('/libc.so.6')), via: 'loaded' });
     expect(libc!.path).toMatch(/^\/.*\/libc\.so\.6$/);
   });
 
@@ -126,8 +130,8 @@ describe('resolveNeeded', () => {
     });
   });
 
-  it('a loaded library also matches by SONAME when its file name differs (libstdc++.so.6.0.x)', () => {
-    const mapped = [...loadedLibraries().values()].find((p) => /\/libstdc\+\+\.so\.6\.\d/.test(p));
+  it('a NEEDED name matches a loaded library (libstdc++.so.6, which node links) before any search', () => {
+    const mapped = addon.loadedObjects().find((p) => p.endsWith('/libstdc++.so.6'));
     expect(mapped).toBeDefined(); // node links libstdc++
     const elf = { class: 64, endian: 'little', machineCode: 62, machine: 'x86_64', needed: ['libstdc++.so.6'], rpath: null, runpath: null } as const;
     const isolated = { ldLibraryPath: '', ldCachePath: join(fx.dir, 'no-cache'), defaultDirs: [] };
@@ -143,15 +147,19 @@ describe('resolveNeeded', () => {
     });
   });
 
-  it('DT_RUNPATH with ${ORIGIN}, through a symlink ($ORIGIN is the real directory)', () => {
+  it('DT_RUNPATH with ${ORIGIN}; through a symlink to the file, $ORIGIN is the link\'s directory (as for ld.so)', () => {
     expect(resolveNeeded(readElf(fx.withRunpath), fx.withRunpath, { ldLibraryPath: '' })[0]).toEqual({
       name: 'libsubdep.so',
       path: fx.subdep,
       via: 'runpath',
     });
-    const r = preflight(fx.runpathLink);
-    expect(r.realPath).toBe(realpathSync(fx.withRunpath));
-    expect(r.needed[0]).toEqual({ name: 'libsubdep.so', path: fx.subdep, via: 'runpath' });
+    // links/libviasymlink.so -> ../libwithrunpath.so: ld.so looks in links/sub, which does not exist.
+    const e = thrown(() => preflight(fx.runpathLink)) as MissingDependencyError;
+    expect(e.missing).toEqual(['libsubdep.so']);
+    expect(e.message).toContain(`RUNPATH ${join(fx.dir, 'links', 'sub')}`);
+    const info = inspect(fx.runpathLink);
+    expect(info.realPath).toBe(realpathSync(fx.withRunpath));
+    expect(info.needed[0]).toEqual({ name: 'libsubdep.so', path: null, via: null });
   });
 
   it('RPATH is searched before LD_LIBRARY_PATH, RUNPATH after it', () => {
@@ -172,7 +180,7 @@ describe('resolveNeeded', () => {
   it('skips candidates built for another machine, as the loader does', () => {
     const [t] = traceNeeded(readElf(fx.withRunpath), fx.withRunpath, { ldLibraryPath: join(fx.dir, 'alt-arm') });
     expect(t).toMatchObject({ name: 'libsubdep.so', path: fx.subdep, via: 'runpath', skipped: [fx.subdepArm] });
-    expect(t!.searched.map((s) => s.via)).toEqual(['loaded', 'LD_LIBRARY_PATH', 'runpath']);
+    expect(t!.searched.map((s) => s.via)).toEqual(['LD_LIBRARY_PATH', 'runpath']);
   });
 
   it('RPATH is ignored when RUNPATH is present; a name with a slash is a path', () => {
@@ -328,13 +336,20 @@ describe('Rust fixtures', () => {
     expect(preflight(fx.plain).kind).toBe('c');
   });
 
-  it.skipIf(initialLdLibraryPath() !== undefined)('a missing libstd is found in the sysroot and the fix is named', () => {
+  it('libstd is found in the active toolchain\'s sysroot; with sysroot: false the fix is named', () => {
     const libstd = libstdOf(rustFixtures.dylib);
-    const e = thrown(() => preflight(rustFixtures.dylib)) as MissingDependencyError;
+    expect(preflight(rustFixtures.dylib).needed.find((n) => n.name === libstd)).toEqual({ name: libstd, path: join(libDir!, libstd), via: 'sysroot' });
+    expect(preflight(rustFixtures.dylib, { sysroot: rustToolchain().sysroot! }).needed.find((n) => n.name === libstd)?.via).toBe('sysroot');
+    const e = thrown(() => preflight(rustFixtures.dylib, { sysroot: false })) as MissingDependencyError;
     expect(e).toBeInstanceOf(MissingDependencyError);
     expect(e.missing).toEqual([libstd]);
     expect(e.message).toContain(`${libstd}: Rust's standard library as a shared library`);
-    expect(e.message).toContain(`found in ${libDir}: pass { libraryPath: ['${libDir}'] } to open() or set LD_LIBRARY_PATH=${libDir} before starting node`);
+    expect(e.message).toContain(`the Rust toolchain ${rustcV} has it, but the sysroot option is false: drop that option, or pass { libraryPath: ['${libDir}'] } to open() or set LD_LIBRARY_PATH=${libDir} before starting node`);
+    // A sysroot without it: the error names that one.
+    const empty = makeTempDir();
+    const e2 = thrown(() => preflight(rustFixtures.dylib, { sysroot: empty })) as MissingDependencyError;
+    expect(e2.message).toContain(`no installed Rust toolchain has it (searched ${empty}: ${empty})`);
+    expect(thrown(() => preflight(rustFixtures.dylib, { sysroot: '' }))).toBeInstanceOf(DeclarationError);
   });
 
   it('with libraryPath: [sysroot lib dir] libstd resolves via libraryPath', () => {
@@ -358,7 +373,9 @@ describe('Rust fixtures', () => {
     const e = thrown(() => preflight(f, { libraryPath: [libDir!] })) as MissingDependencyError;
     expect(e.missing).toEqual([fake]);
     expect(e.message).toContain(`${fake}: Rust's standard library as a shared library`);
-    expect(e.message).toContain(`not found in the sysroot of ${rustcV}`);
+    // Every installed toolchain was searched, and each is named.
+    expect(e.message).toContain(`no installed Rust toolchain has it (searched ${rustcV}: ${libDir}`);
+    for (const t of readdirSync(join(homedir(), '.rustup', 'toolchains'))) expect(e.message).toContain(t);
     expect(e.message).toContain(`the plugin was built by ${rustcV}: install that toolchain (rustup toolchain install ${rustupToolchainFor(rustcV!)}) or build the plugin as a cdylib`);
   });
 });

@@ -1,0 +1,11 @@
+//! A plugin that keeps its state in the shared `exports` dylib.
+
+#[no_mangle]
+pub extern "C" fn mod_a_bump(by: u64) -> u64 {
+    exports::bump(by)
+}
+
+#[no_mangle]
+pub extern "C" fn mod_a_counter_address() -> usize {
+    exports::counter_address()
+}
