@@ -26,6 +26,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"library", nullptr, Library::Wrap, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"libraryClose", nullptr, OnHub<&Hub::CloseLibrary>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"libraryTasks", nullptr, OnHub<&Hub::LibraryTasks>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"libraryIdle", nullptr, OnHub<&Hub::LibraryIdle>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureSymbol", nullptr, FutureSymbol::Create, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureSymbolPlanned", nullptr, FutureSymbol::Planned, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureStart", nullptr, OnHub<&Hub::Start>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

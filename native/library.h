@@ -7,6 +7,7 @@
 #include <node_api.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace rustplug {
 
@@ -23,6 +24,13 @@ class Library {
   void Release() noexcept;
 
   bool closed() const noexcept { return closed_; }
+  // JS thread: futures and streams of this library the runtime holds right now.
+  void TaskStarted() noexcept { ++tasks_; }
+  // True when that was the last one (the hub then settles the idle waiters).
+  bool TaskEnded() noexcept { return --tasks_ == 0; }
+  uint32_t tasks() const noexcept { return tasks_; }
+  // Promises waiting for the library to have no task (libraryIdle); taken by the hub.
+  std::vector<napi_deferred>& idle_waiters() noexcept { return idle_waiters_; }
   // The user's close(): no new calls; the handle goes once nothing else holds the code.
   void MarkClosed() noexcept;
 
@@ -37,6 +45,8 @@ class Library {
   uint32_t refs_ = 1;       // the JS external's
   bool closed_ = false;
   bool dlclosed_ = false;
+  uint32_t tasks_ = 0;
+  std::vector<napi_deferred> idle_waiters_;
 };
 
 }  // namespace rustplug

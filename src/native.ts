@@ -60,6 +60,10 @@ export interface Addon {
   library(handle: bigint): NativeLibrary;
   /** Cancels the library's pending futures with `reason` and lets go of its code; returns how many were cancelled. */
   libraryClose(lib: NativeLibrary, reason: unknown): number;
+  /** How many futures and streams of the library the runtime holds right now. */
+  libraryTasks(lib: NativeLibrary): number;
+  /** Settles once the library has no future or stream left (at once when it has none). */
+  libraryIdle(lib: NativeLibrary): Promise<void>;
   /** Prepares a future-returning symbol once, at open(). argClasses null: called through koffi only. */
   futureSymbol(
     lib: NativeLibrary,

@@ -324,6 +324,7 @@ Task* Hub::Adopt(napi_env env, Task&& t, const StartArgs& a) {
   task->id = next_id_++;
   task->keeps_loop_alive = a.keep_alive;
   task->symbol->Retain();  // the caller's code hold is the task's now
+  task->symbol->library()->TaskStarted();
   if (a.keep != nullptr) napi_create_reference(env, a.keep, 1, &task->keep);
   task->cell->task = task;
   pending_.emplace(task->id, task);
@@ -655,6 +656,11 @@ void Hub::Free(Task* task) {
   lib->Retain();
   task->symbol->Release(env_);
   lib->ReleaseCode();
+  if (lib->TaskEnded()) {
+    std::vector<napi_deferred> waiters;
+    waiters.swap(lib->idle_waiters());
+    for (napi_deferred d : waiters) napi_resolve_deferred(env_, d, Undefined(env_));
+  }
   lib->Release();
   delete task;
 }
@@ -749,6 +755,38 @@ napi_value Hub::CloseLibrary(napi_env env, napi_callback_info info) {
   lib->MarkClosed();
   napi_create_uint32(env, cancelled, &result);
   return result;
+}
+
+napi_value Hub::LibraryTasks(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  Library* lib = nullptr;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+      (lib = Library::Unwrap(env, argv[0])) == nullptr) {
+    ThrowInternal(env, "rustplug internal: libraryTasks(lib)");
+    return nullptr;
+  }
+  napi_create_uint32(env, lib->tasks(), &out);
+  return out;
+}
+
+napi_value Hub::LibraryIdle(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], promise;
+  Library* lib = nullptr;
+  napi_deferred deferred;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+      (lib = Library::Unwrap(env, argv[0])) == nullptr) {
+    ThrowInternal(env, "rustplug internal: libraryIdle(lib)");
+    return nullptr;
+  }
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok) return nullptr;
+  if (lib->tasks() == 0) {
+    napi_resolve_deferred(env, deferred, Undefined(env));
+  } else {
+    lib->idle_waiters().push_back(deferred);  // settled by Free() when the last task ends
+  }
+  return promise;
 }
 
 napi_value Hub::Stats(napi_env env, napi_callback_info) {

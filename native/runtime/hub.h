@@ -65,6 +65,10 @@ class Hub {
   // now when their poll returns) and lets go of the JS side's hold on its code.
   napi_value CloseLibrary(napi_env env, napi_callback_info info);
   napi_value Stats(napi_env env, napi_callback_info info);
+  // libraryTasks(lib) -> number of the library's futures and streams alive.
+  napi_value LibraryTasks(napi_env env, napi_callback_info info);
+  // libraryIdle(lib) -> Promise<void>, settled once the library has no future or stream left.
+  napi_value LibraryIdle(napi_env env, napi_callback_info info);
   // futureSetup(makeError: (symbolName, tag) => Error)
   napi_value Setup(napi_env env, napi_callback_info info);
 
