@@ -3,6 +3,7 @@
 #include <node_api.h>
 
 #include "abi/facts.h"
+#include "callbacks/callback.h"
 #include "dlfcn.h"
 #include "library.h"
 #include "loader.h"
@@ -24,6 +25,9 @@ napi_value Init(napi_env env, napi_value exports) {
   RegisterLoader(env, exports);
   // The runtime's entry points stay on the C API: they are the hot path of every async call.
   napi_property_descriptor props[] = {
+      {"callbackCreate", nullptr, Callback::Create, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"callbackRelease", nullptr, Callback::ReleaseJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"callbackStats", nullptr, Callback::Stats, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"library", nullptr, Library::Wrap, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"libraryClose", nullptr, OnHub<&Hub::CloseLibrary>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"libraryTasks", nullptr, OnHub<&Hub::LibraryTasks>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -49,7 +49,7 @@ FfiFutureRaw FutureTrampoline(W a, W b, W c, W d, W e, double x0, double x1, dou
 }
 
 template <size_t... I>
-constexpr void* const* Table(Returns r, std::index_sequence<I...>) {
+void* const* Table(Returns r, std::index_sequence<I...>) {
   static void* const integer[] = {reinterpret_cast<void*>(&IntegerTrampoline<I>)...};
   static void* const floating[] = {reinterpret_cast<void*>(&FloatTrampoline<I>)...};
   static void* const future[] = {reinterpret_cast<void*>(&FutureTrampoline<I>)...};
