@@ -4,12 +4,14 @@ import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
 import { POLL_PANICKED, pollProto, pollStruct } from './abi.js';
-import { DeclarationError, PluginArgumentError, PluginPanicError } from './errors.js';
-import { fromKoffi } from './ir.js';
+import { DeclarationError, PluginPanicError } from './errors.js';
 import type { ResultIR } from './ir.js';
 import { addon } from './native.js';
 import type { LibraryState } from './call.js';
-import type { CallOptions, ValueType } from './types.js';
+import { isAborted, readCallOptions } from './options.js';
+import type { CallOptionValues } from './options.js';
+import { decoderOf } from './snapshot.js';
+import type { CallOptions } from './types.js';
 
 /** Rejection of an aborted call; `cause` is the signal's reason, as with Node's own AbortError. */
 export class AbortError extends Error {
@@ -67,7 +69,8 @@ export class FutureSymbol {
     this.ref = declRef ?? lib.ref;
     if (result.futureKind === 'js') {
       const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
-      const t = result.type as ValueType;
+      // From the IR made at open(): decoding a poll's value runs no user code.
+      const decode = decoderOf(result.value!);
       // Decoded once per poll_fn address (one per symbol in practice), never koffi.call(): koffi's
       // call() aborts the process (napi_throw fails fatally) when it runs while a worker is being
       // terminated; a decoded function does not.
@@ -81,7 +84,7 @@ export class FutureSymbol {
         const p = poll;
         return (cx) => {
           const r = p(fut, cx);
-          if (r.tag === 0 && result.convert) r.value = fromKoffi(t, r.value);
+          if (r.tag === 0 && decode !== undefined) r.value = decode(r.value);
           return r;
         };
       };
@@ -90,19 +93,15 @@ export class FutureSymbol {
 
   /** Reads the options once (getters may throw); a bad or aborted signal rejects before the plugin is called. */
   control(options: CallOptions): CallControl | Promise<never> {
-    let ref = this.ref;
-    let signal: AbortSignal | undefined;
+    let o: CallOptionValues;
     try {
-      if (options.ref !== undefined) ref = options.ref === true;
-      signal = options.signal;
+      o = readCallOptions(this.name, options);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      return Promise.reject(new PluginArgumentError(this.name, `${this.name}(): options.signal must be an AbortSignal`));
-    }
-    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-    return { ref, signal, slot: signal === undefined ? undefined : { id: 0 } };
+    const signal = o.signal;
+    if (signal !== undefined && isAborted(signal)) return Promise.reject(new AbortError(signal.reason));
+    return { ref: o.ref ?? this.ref, signal, slot: signal === undefined ? undefined : { id: 0 } };
   }
 
   /** The hub returned a value (settled on the first poll) or the pending task's promise. */

@@ -3,8 +3,10 @@ import { resolve } from 'node:path';
 
 import { compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
-import { DeclarationError, DlopenError, MissingSymbolError, PluginClosedError } from './errors.js';
+import { DlopenError, MissingSymbolError, PluginClosedError } from './errors.js';
+import { readDeclarations } from './ir.js';
 import { addon } from './native.js';
+import { readOpenOptions } from './options.js';
 import { preflight } from './preflight.js';
 import type { PreflightResult } from './preflight.js';
 import { suggest } from './suggest.js';
@@ -28,6 +30,8 @@ export interface OpenOptions {
   libraryPath?: string[];
   /** Whether pending futures keep the event loop alive (default true). */
   ref?: boolean;
+  /** Being added with the loader's sysroot support: accepted here so that options validation knows it. */
+  sysroot?: boolean | string;
 }
 
 export interface LibraryInfo {
@@ -59,11 +63,11 @@ const RTLD = addon.RTLD;
 // Library ids for the hub (0 means none); per JS environment like all module state.
 let nextGroup = 1;
 
-export function open<const D extends Declarations>(path: string, declarations: D, options: OpenOptions = {}): Library<D> {
+export function open<const D extends Declarations>(path: string, declarations: D, options?: OpenOptions): Library<D> {
   if (typeof path !== 'string' || path === '') throw new TypeError('open(path, declarations): path must be a non-empty string');
-  if (typeof declarations !== 'object' || declarations === null) {
-    throw new DeclarationError('open(path, declarations): declarations must be an object of { name: { parameters, result } }');
-  }
+  // Both read once, before anything is loaded: nothing reads the user's objects again.
+  const declared = readDeclarations(declarations);
+  options = readOpenOptions(options);
   const abs = resolve(path);
   const pre = preflight(abs, {
     libraryPath: options.libraryPath,
@@ -113,22 +117,21 @@ export function open<const D extends Declarations>(path: string, declarations: D
     group: nextGroup++,
   };
 
-  const symbols: Record<string, Function | null> = {};
+  // Null prototype: a symbol named '__proto__', 'constructor' or 'toString' is just a symbol.
+  const symbols = Object.create(null) as Record<string, Function | null>;
   try {
-    for (const key of Object.keys(declarations)) {
-      const decl = declarations[key]!;
-      const exported = decl?.name ?? key;
+    for (const ir of declared) {
       let address: bigint;
       try {
-        address = state.address(exported);
+        address = state.address(ir.exported);
       } catch (e) {
-        if (decl?.optional && e instanceof MissingSymbolError) {
-          symbols[key] = null;
+        if (ir.optional && e instanceof MissingSymbolError) {
+          symbols[ir.key] = null;
           continue;
         }
         throw e;
       }
-      symbols[key] = compileSymbol(key, decl, address, state);
+      symbols[ir.key] = compileSymbol(ir, address, state);
     }
   } catch (e) {
     addon.dlclose(handle);
