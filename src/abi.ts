@@ -10,8 +10,10 @@ import type { TypeObject } from 'koffi';
 // so open the main program once to get that setup done.
 koffi.load(null);
 
-/** `FfiFuture<T>` / `LocalFfiFuture<T>`: 24 bytes, returned by value (hidden result pointer). */
-export const FfiFuture = koffi.struct('rustplug_FfiFuture', {
+/** `FfiFuture<T>` / `LocalFfiFuture<T>`: 24 bytes, returned by value (hidden result pointer).
+ *  Anonymous: koffi's type names are process-wide, and another copy of rustplug sharing this
+ *  koffi (another version in the same dependency tree) makes its own. */
+export const FfiFuture = koffi.struct({
   fut_ptr: 'uint64_t',
   poll_fn: 'uint64_t',
   drop_fn: 'uint64_t',
