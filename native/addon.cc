@@ -2,6 +2,7 @@
 // function data; there are no process-wide mutable globals.
 #include <napi.h>
 
+#include "callback_guard.h"
 #include "dlfcn.h"
 #include "future_call.h"
 #include "ffi_abi.h"
@@ -19,6 +20,7 @@ napi_value OnHub(napi_env env, napi_callback_info info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDlfcn(env, exports);
   RegisterPingPong(env, exports);
+  RegisterCallbackGuard(env, exports);
   napi_value max_args;
   napi_value limits = Napi::Object::New(env);
   napi_create_uint32(env, kMaxIntegerArgs, &max_args);

@@ -6,6 +6,7 @@
 import { types } from 'node:util';
 
 import koffi from 'koffi';
+import type { TypeObject } from 'koffi';
 import type { KoffiSpec } from './ir.js';
 
 import { PluginArgumentError, PluginClosedError } from './errors.js';
@@ -13,7 +14,8 @@ import { isStructIR, koffiOf } from './ir.js';
 import type { ParamIR, ResultIR, SymbolIR } from './ir.js';
 import { BAD, decoderOf, snapshotOf, zeroOf } from './snapshot.js';
 import type { Snapshot } from './snapshot.js';
-import { callbackAdapter } from './callback.js';
+import { callbackAdapter, guardCallback, memoryResultSize, releaseCallbacks } from './callback.js';
+import type { GuardedCallback } from './callback.js';
 import { FutureSymbol } from './future.js';
 import { addon } from './native.js';
 import type { CallOptions } from './types.js';
@@ -73,6 +75,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   const boxDecode = params.map((p) => (p.inner === undefined ? undefined : decoderOf(p.inner)));
   const resultDecode = result.value === undefined ? undefined : decoderOf(result.value);
   const adapt = params.map((p, i) => (p.callback === undefined ? undefined : callbackAdapter(p.callback, name, i)));
+  const memoryResult = params.map((p) => (p.callback === undefined ? 0 : memoryResultSize(p.callback)));
   const h = {
     closed(): never {
       throw new PluginClosedError(`${name}() was called after the library ${lib.path} was closed; open it again to call it`, { path: lib.path });
@@ -92,7 +95,13 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     isArrayBuffer: types.isArrayBuffer,
     isResizable,
     S: snap,
-    adapt,
+    cbIn(i: number, f: Function): GuardedCallback {
+      const a = adapt[i];
+      return guardCallback(f, a === undefined ? f : a(f), params[i]!.koffiSync as TypeObject, memoryResult[i]!);
+    },
+    cbOut(...g: (GuardedCallback | undefined)[]): void {
+      releaseCallbacks(name, guarded, g);
+    },
     /** pointerTo: a scalar pointee goes in a one-element array (koffi would take a bare number as an address). */
     ptr(i: number, v: unknown): unknown {
       const k = snap[i]!(v);
@@ -147,6 +156,8 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   const checks: string[] = [];
   const callArgs: string[] = [];
   const after: string[] = [];
+  const guarded: number[] = [];
+  const prepare: string[] = [];
   const keep: string[] = [];
   params.forEach((p, i) => {
     const a = `a${i}`;
@@ -192,12 +203,10 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
         break;
       case 'callback':
         checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
-        if (adapt[i] === undefined) {
-          callArgs.push(a);
-        } else {
-          checks.push(`const ${k} = typeof ${a} === 'function' ? h.adapt[${i}](${a}) : ${a};`);
-          callArgs.push(k);
-        }
+        // Registered only once every argument is valid: a later bad one must not leak it.
+        prepare.push(`const ${k} = typeof ${a} === 'function' ? h.cbIn(${i}, ${a}) : undefined;`);
+        callArgs.push(`${k} === undefined ? ${a} : ${k}.pointer`);
+        guarded.push(i);
         break;
       default:
         checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
@@ -220,7 +229,10 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       `if (h.s.closed) h.closed();`,
       `if (arguments.length !== ${params.length}) h.count(arguments.length);`,
       ...checks,
-      `const r = raw(${callArgs.join(', ')});`,
+      ...prepare,
+      ...(guarded.length === 0
+        ? [`const r = raw(${callArgs.join(', ')});`]
+        : [`let r;`, `try { r = raw(${callArgs.join(', ')}); } finally { h.cbOut(${guarded.map((i) => `k${i}`).join(', ')}); }`]),
       ...after,
       `return ${post};`,
     ].join('\n');

@@ -127,5 +127,5 @@ describe('getters that change on a second read cannot reach koffi (child process
     const r = await runNode(join(workersDir, 'hostile-args.mjs'), [name]);
     expect({ signal: r.signal, code: r.code, stderr: r.stderr }).toEqual({ signal: null, code: 0, stderr: '' });
     expect(JSON.parse(r.stdout)).toEqual({ case: name, ...expected });
-  });
+  }, 20_000); // longer than runNode's kill timer: a hung child is always killed
 });
