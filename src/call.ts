@@ -14,7 +14,7 @@ import { isStructIR, koffiOf } from './ir.js';
 import type { ParamIR, ResultIR, SymbolIR } from './ir.js';
 import { BAD, decoderOf, snapshotOf, zeroOf } from './snapshot.js';
 import type { Snapshot } from './snapshot.js';
-import { callbackAdapter, guardCallback, memoryResultSize, releaseCallbacks } from './callback.js';
+import { CallbackParameter, callbackAdapter, dropWithOwner, memoryResultSize, releaseCallbacks } from './callback.js';
 import type { GuardedCallback } from './callback.js';
 import { FutureSymbol } from './future.js';
 import { addon } from './native.js';
@@ -74,8 +74,9 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   const snap: (Snapshot | undefined)[] = params.map((p) => (p.inner === undefined ? undefined : snapshotOf(p.inner)));
   const boxDecode = params.map((p) => (p.inner === undefined ? undefined : decoderOf(p.inner)));
   const resultDecode = result.value === undefined ? undefined : decoderOf(result.value);
-  const adapt = params.map((p, i) => (p.callback === undefined ? undefined : callbackAdapter(p.callback, name, i)));
-  const memoryResult = params.map((p) => (p.callback === undefined ? 0 : memoryResultSize(p.callback)));
+  const callbacks = params.map((p, i) =>
+    p.callback === undefined ? undefined : new CallbackParameter(i, p.callback.params.length, p.koffiSync as TypeObject, memoryResultSize(p.callback), callbackAdapter(p.callback, name, i)),
+  );
   const h = {
     closed(): never {
       throw new PluginClosedError(`${name}() was called after the library ${lib.path} was closed; open it again to call it`, { path: lib.path });
@@ -96,11 +97,10 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     isResizable,
     S: snap,
     cbIn(i: number, f: Function): GuardedCallback {
-      const a = adapt[i];
-      return guardCallback(f, a === undefined ? f : a(f), params[i]!.koffiSync as TypeObject, memoryResult[i]!);
+      return callbacks[i]!.enter(f);
     },
     cbOut(...g: (GuardedCallback | undefined)[]): void {
-      releaseCallbacks(name, guarded, g);
+      releaseCallbacks(name, guardedParams, g);
     },
     /** pointerTo: a scalar pointee goes in a one-element array (koffi would take a bare number as an address). */
     ptr(i: number, v: unknown): unknown {
@@ -204,7 +204,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       case 'callback':
         checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
         // Registered only once every argument is valid: a later bad one must not leak it.
-        prepare.push(`const ${k} = typeof ${a} === 'function' ? h.cbIn(${i}, ${a}) : undefined;`);
+        prepare.push(`${k} = typeof ${a} === 'function' ? h.cbIn(${i}, ${a}) : undefined;`);
         callArgs.push(`${k} === undefined ? ${a} : ${k}.pointer`);
         guarded.push(i);
         break;
@@ -214,6 +214,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     }
   });
 
+  const guardedParams = guarded.map((i) => callbacks[i]!);
   let body: string;
   let direct = false;
   if (!isFuture) {
@@ -229,10 +230,15 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       `if (h.s.closed) h.closed();`,
       `if (arguments.length !== ${params.length}) h.count(arguments.length);`,
       ...checks,
-      ...prepare,
       ...(guarded.length === 0
         ? [`const r = raw(${callArgs.join(', ')});`]
-        : [`let r;`, `try { r = raw(${callArgs.join(', ')}); } finally { h.cbOut(${guarded.map((i) => `k${i}`).join(', ')}); }`]),
+        : [
+            `let r, ${guarded.map((i) => `k${i}`).join(', ')};`,
+            `try {`,
+            ...prepare,
+            `r = raw(${callArgs.join(', ')});`,
+            `} finally { h.cbOut(${guarded.map((i) => `k${i}`).join(', ')}); }`,
+          ]),
       ...after,
       `return ${post};`,
     ].join('\n');
@@ -278,6 +284,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   const src = `"use strict";\nreturn function symbol(${args.join(', ')}) {\n${body}\n};`;
   const fn = new Function('h', 'raw', 'BAD', src)(h, raw, BAD) as Function;
   Object.defineProperty(fn, 'name', { value: ir.key });
+  dropWithOwner(fn, callbacks.filter((c) => c !== undefined));
   return fn;
 }
 

@@ -35,42 +35,98 @@ export function callbackAdapter(cb: CallbackIR, symbol: string, index: number): 
 
 /** One JS function handed to the plugin for one call: what to pass, and what to undo afterwards. */
 export interface GuardedCallback {
-  /** The guard thunk's address, or the function itself when there is no guard (koffi's own trampoline). */
+  /** The guard thunk's address, or what koffi calls directly when there is no guard. */
   readonly pointer: unknown;
-  readonly registered: unknown;
   readonly thunk: bigint | null;
-  /** The function's own name, for the error (a data property only: no user getter runs). */
-  readonly name: string;
+  /** The user's function, named in the error. */
+  readonly user: Function;
+}
+
+/** A koffi registration that calls whatever function its cell holds during the current call. */
+interface Cell {
+  registered: unknown;
+  f: Function | undefined;
 }
 
 /**
- * Registers `f` with koffi and puts a guard thunk (native/callback_guard.cc) in front of it, so a
- * call from another thread is refused instead of deadlocking. Without a free thunk (1024 nested
- * calls) or on a platform without the guard, koffi gets the function as before.
+ * One { function } parameter of a symbol. The plugin gets a guard thunk (native/callback_guard.cc)
+ * in front of a koffi-registered trampoline, so that a call from another thread is refused
+ * instead of deadlocking. Registering with koffi costs more than the call itself, so each nesting
+ * depth of this parameter has one registration for the symbol's lifetime; it holds the user's
+ * function only during the call (nothing the user passed is kept alive by koffi afterwards).
  */
-export function guardCallback(user: Function, f: Function, type: TypeObject, memoryResult: number): GuardedCallback {
-  const unguarded = { pointer: f, registered: undefined, thunk: null, name: '' };
-  if (addon.callbackGuardSlots === 0) return unguarded;
-  const registered = koffi.register(f, type) as unknown;
-  const thunk = addon.callbackGuardAcquire(registered as bigint, memoryResult);
-  if (thunk === null) {
-    koffi.unregister(registered as never);
-    return unguarded;
+export class CallbackParameter {
+  private readonly cells: Cell[] = [];
+  private depth = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly arity: number,
+    private readonly type: TypeObject,
+    private readonly memoryResult: number,
+    private readonly adapt: Adapt | undefined,
+  ) {}
+
+  enter(user: Function): GuardedCallback {
+    const f = this.adapt === undefined ? user : this.adapt(user);
+    // Without the guard (another platform), koffi makes its own trampoline for the call.
+    if (addon.callbackGuardSlots === 0) return { pointer: f, thunk: null, user };
+    let cell = this.cells[this.depth];
+    if (cell === undefined) {
+      const c: Cell = { registered: undefined, f: undefined };
+      c.registered = koffi.register(this.forward(c), this.type);
+      cell = this.cells[this.depth] = c;
+    }
+    cell.f = f;
+    this.depth++;
+    // Every thunk in use (1024 nested calls): the registration itself, unguarded.
+    const thunk = addon.callbackGuardAcquire(cell.registered as bigint, this.memoryResult);
+    return { pointer: thunk ?? cell.registered, thunk, user };
   }
-  const name: unknown = Object.getOwnPropertyDescriptor(user, 'name')?.value;
-  return { pointer: thunk, registered, thunk, name: typeof name === 'string' ? name : '' };
+
+  /** A function of the callback's arity that calls the cell's current function (no rest array per call). */
+  private forward(c: Cell): Function {
+    const args = Array.from({ length: this.arity }, (_, i) => `a${i}`).join(', ');
+    return new Function('c', `"use strict"; return function forward(${args}) { return c.f(${args}); };`)(c) as Function;
+  }
+
+  /** How many calls through g came from another thread (and were refused). */
+  leave(g: GuardedCallback): number {
+    if (addon.callbackGuardSlots === 0) return 0;
+    this.depth--;
+    this.cells[this.depth]!.f = undefined;
+    return g.thunk === null ? 0 : addon.callbackGuardRelease(g.thunk);
+  }
+
+  /** Gives koffi its trampolines back (when the symbol's function is collected). */
+  drop(): void {
+    for (const c of this.cells) koffi.unregister(c.registered as never);
+    this.cells.length = 0;
+  }
 }
 
-/** Undoes guardCallback after the call; throws if the plugin called one from another thread. */
-export function releaseCallbacks(symbol: string, indexes: readonly number[], guarded: readonly (GuardedCallback | undefined)[]): void {
-  let refused: { n: number; parameter: number; name: string } | undefined;
-  guarded.forEach((g, i) => {
-    if (g === undefined || g.thunk === null) return;
-    const n = addon.callbackGuardRelease(g.thunk);
-    koffi.unregister(g.registered as never);
-    if (n > 0 && refused === undefined) refused = { n, parameter: indexes[i]!, name: g.name };
-  });
-  if (refused !== undefined) throw new CallbackThreadError(symbol, refused.parameter, refused.name, refused.n);
+const registrations = new FinalizationRegistry<CallbackParameter[]>((params) => params.forEach((p) => p.drop()));
+
+/** Unregisters the parameters' koffi trampolines once `owner` (a symbol's function) is collected. */
+export function dropWithOwner(owner: object, params: CallbackParameter[]): void {
+  if (params.length > 0) registrations.register(owner, params);
+}
+
+/** Undoes enter() for every callback of a call; throws if the plugin called one from another thread. */
+export function releaseCallbacks(symbol: string, params: readonly CallbackParameter[], guarded: readonly (GuardedCallback | undefined)[]): void {
+  let refused: { n: number; parameter: number; user: Function } | undefined;
+  // Innermost first: cells are a stack per parameter.
+  for (let i = guarded.length - 1; i >= 0; i--) {
+    const g = guarded[i];
+    if (g === undefined) continue;
+    const n = params[i]!.leave(g);
+    if (n > 0) refused = { n, parameter: params[i]!.index, user: g.user };
+  }
+  if (refused !== undefined) {
+    // A data property only: no user getter runs.
+    const name: unknown = Object.getOwnPropertyDescriptor(refused.user, 'name')?.value;
+    throw new CallbackThreadError(symbol, refused.parameter, typeof name === 'string' ? name : '', refused.n);
+  }
 }
 
 /** Bytes of a callback's struct result that the ABI returns through a hidden pointer (x86_64 SysV: over 16). */

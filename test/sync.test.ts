@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { open, PluginArgumentError } from '../src/index.js';
 import type { Library } from '../src/index.js';
+import { fullGc } from './helpers/async-fixture.js';
 import { basicDecls, ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
 
 let lib: Library<typeof basicDecls>;
@@ -327,6 +328,18 @@ describe('callbacks', () => {
     const e = thrown(() => s.point_map(() => ({ x: 1 }) as never, { x: 0, y: 0 }));
     expect(e).toBeInstanceOf(PluginArgumentError);
     expect((e as Error).message).toMatch(/callback passed as parameter 0 must return a value of struct \{x: f64, y: f64\}/);
+  });
+
+  it('nothing keeps a callback alive after the call', async () => {
+    let ref!: WeakRef<Function>;
+    (() => {
+      const cb = (x: number) => x + 1;
+      ref = new WeakRef(cb);
+      expect(s.apply_twice(cb, 1)).toBe(3);
+    })();
+    await new Promise((r) => setTimeout(r, 0)); // WeakRef targets are kept until the task ends
+    fullGc();
+    expect(ref.deref()).toBe(undefined);
   });
 
   it('sum_with passes f64s both ways', () => {
