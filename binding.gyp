@@ -12,6 +12,7 @@
         "native/call/args.cc",
         "native/call/x86_64_sysv.cc",
         "native/call/unsupported.cc",
+        "native/callback_guard.cc",
         "native/callbacks/callback.cc",
         "native/callbacks/js_future.cc",
         "native/callbacks/trampolines_x86_64.cc",

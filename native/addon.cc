@@ -1,9 +1,12 @@
 // Module entry. Everything per environment (worker_threads) hangs off napi instance data or
-// function data; there are no process-wide mutable globals.
+// function data. The only process-wide tables are the ones that map code to data: the callback
+// trampolines (callbacks/) and the callback guard's thunks, because a function pointer handed to
+// a plugin cannot carry its environment; each entry belongs to the environment that took it.
 #include <node_api.h>
 
 #include "abi/facts.h"
 #include "callbacks/callback.h"
+#include "callback_guard.h"
 #include "dlfcn.h"
 #include "library.h"
 #include "loader.h"
@@ -23,6 +26,7 @@ napi_value Init(napi_env env, napi_value exports) {
   RegisterDlfcn(env, exports);
   RegisterAbiFacts(env, exports);
   RegisterLoader(env, exports);
+  RegisterCallbackGuard(env, exports);
   // The runtime's entry points stay on the C API: they are the hot path of every async call.
   napi_property_descriptor props[] = {
       {"callbackCreate", nullptr, Callback::Create, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -1,18 +1,26 @@
 // Turns one declared symbol into a JS function: a specialised wrapper (generated once per symbol,
 // so V8 sees monomorphic checks) that validates every argument before any native call, then
-// calls through koffi. A future goes to the native hub (through koffi or the hub's own call).
+// calls through koffi. A future goes to the native runtime (through koffi or the addon's own call).
+// Each argument is read once: scalars are checked inline and passed as they are; structs, pointees
+// and boxes go through a snapshot (snapshot.ts) whose plain copy is all koffi sees.
+import { types } from 'node:util';
+
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 import type { KoffiSpec } from './ir.js';
 
-import { FfiFuture } from './abi.js';
-import { PluginArgumentError, PluginClosedError, DeclarationError } from './errors.js';
-import { compileParameter, compileResult, describe, fromKoffi, hasTuple, is64, isValidValue, toKoffi, zeroValue } from './ir.js';
-import type { ParamIR, ResultIR } from './ir.js';
+import { PluginArgumentError, PluginClosedError } from './errors.js';
+import { isStructIR, koffiOf } from './ir.js';
+import type { ParamIR, ResultIR, SymbolIR } from './ir.js';
+import { BAD, decoderOf, snapshotOf, zeroOf } from './snapshot.js';
+import type { Snapshot } from './snapshot.js';
+import { CallbackParameter, callbackAdapter, dropWithOwner, memoryResultSize, releaseCallbacks } from './callback.js';
+import type { GuardedCallback } from './callback.js';
 import { FutureSymbol } from './future.js';
 import { addon } from './native.js';
 import type { NativeFutureSymbol, NativeLibrary } from './native.js';
-import type { CallOptions, ResultType, SymbolDeclaration, ValueType } from './types.js';
+import type { CallOptions } from './types.js';
+import { FfiFuture } from './abi.js';
 
 /** What a symbol's wrapper needs from its library. */
 export interface LibraryState {
@@ -38,32 +46,45 @@ function kindOf(v: unknown): string {
   if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `${typeof v} ${String(v)}${typeof v === 'bigint' ? 'n' : ''}`;
   if (typeof v === 'function') return 'a function';
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  // No property reads here: an error message must not run the caller's getters.
+  if (types.isTypedArray(v) || types.isDataView(v)) return `a ${types.isDataView(v) ? 'DataView' : 'TypedArray'}`;
+  if (types.isProxy(v)) return 'a Proxy';
   return typeof v === 'object' ? `an object` : typeof v;
 }
 
-// Created once, anonymous: koffi type names are process-wide, and another copy of rustplug may load.
+// Anonymous: koffi's type names are process-wide, and another copy of rustplug in the process
+// (another version sharing this koffi) must be able to make its own.
 const FREE_PROTO = koffi.proto('void', ['void *']);
 
-export function compileSymbol(key: string, decl: SymbolDeclaration, address: bigint, lib: LibraryState): Function {
-  const where = `symbol '${key}'`;
-  if (typeof decl !== 'object' || decl === null || !Array.isArray(decl.parameters)) {
-    throw new DeclarationError(`${where}: a declaration is { parameters: [...], result: ... }`);
-  }
-  const params = decl.parameters.map((p, i) => compileParameter(p, `${where} parameter ${i}`));
-  const resultDecl = decl.result;
-  const isFuture = typeof resultDecl === 'object' && resultDecl !== null && 'future' in resultDecl;
-  const resultType = (isFuture ? (resultDecl as { future: ResultType }).future : resultDecl) as ResultType;
-  if (resultType === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
-  const result = compileResult(resultType, `${where} result`);
-  if (decl.free !== undefined && !result.isString) {
-    throw new DeclarationError(`${where}: 'free' applies to a 'string' result only`);
-  }
-  const freeAddress = decl.free !== undefined ? lib.address(decl.free) : undefined;
-  const free = freeAddress !== undefined ? (koffi.decode(freeAddress, FREE_PROTO) as (p: bigint) => void) : undefined;
-  const name = decl.name ?? key;
+// The intrinsic getters, taken before user code can shadow them on an instance.
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'buffer')!.get!;
+const dataViewBuffer = Object.getOwnPropertyDescriptor(DataView.prototype, 'buffer')!.get!;
+const arrayBufferResizable = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get;
 
-  const signature = `${name}(${params.map((p) => describe(p.type)).join(', ')})`;
+/**
+ * A resizable ArrayBuffer, or a view of one. A pending future keeps the buffer's address: shrinking
+ * it would decommit memory under the plugin. (A growable SharedArrayBuffer never shrinks: accepted.)
+ */
+function isResizable(v: unknown): boolean {
+  if (arrayBufferResizable === undefined || v === null) return false;
+  const buf = types.isTypedArray(v) ? typedArrayBuffer.call(v) : types.isDataView(v) ? dataViewBuffer.call(v) : v;
+  return types.isArrayBuffer(buf) && arrayBufferResizable.call(buf) === true;
+}
+
+export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState): Function {
+  const { params, result, isFuture } = ir;
+  const freeAddress = ir.free !== undefined ? lib.address(ir.free) : undefined;
+  const free = freeAddress !== undefined ? (koffi.decode(freeAddress, FREE_PROTO) as (p: bigint) => void) : undefined;
+  const name = ir.exported;
+
+  const signature = `${name}(${params.map((p) => p.text).join(', ')})`;
+  // Per parameter: the one-pass copy of structs, pointees and box contents; the decoder of boxes.
+  const snap: (Snapshot | undefined)[] = params.map((p) => (p.inner === undefined ? undefined : snapshotOf(p.inner)));
+  const boxDecode = params.map((p) => (p.inner === undefined ? undefined : decoderOf(p.inner)));
+  const resultDecode = result.value === undefined ? undefined : decoderOf(result.value);
+  const callbacks = params.map((p, i) =>
+    p.callback === undefined ? undefined : new CallbackParameter(i, p.callback.params.length, p.koffiSync as TypeObject, memoryResultSize(p.callback), callbackAdapter(p.callback, name, i)),
+  );
   const h = {
     closed(): never {
       throw new PluginClosedError(`${name}() was called after the library ${lib.path} was closed; open it again to call it`, { path: lib.path });
@@ -72,28 +93,52 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       throw new PluginArgumentError(name, `${signature} takes ${params.length} argument${params.length === 1 ? '' : 's'}${isFuture ? ' (plus an optional { signal, ref } options object)' : ''}, got ${n}`);
     },
     bad(i: number, v: unknown): never {
-      throw new PluginArgumentError(name, `${name}(): parameter ${i} (${describe(params[i]!.type)}) expects ${params[i]!.expect}, got ${kindOf(v)}`);
+      throw new PluginArgumentError(name, `${name}(): parameter ${i} (${params[i]!.text}) expects ${params[i]!.expect}, got ${kindOf(v)}`);
     },
-    valid(i: number, v: unknown): boolean {
-      return isValidValue(params[i]!.inner!, v);
+    resizable(i: number): never {
+      throw new PluginArgumentError(
+        name,
+        `${name}(): parameter ${i} (buffer) is a resizable ArrayBuffer (or a view of one); an async call keeps the buffer's address until the future is dropped, and shrinking the buffer meanwhile would free memory under the plugin. Pass a fixed-length buffer (e.g. copy it with buf.slice())`,
+      );
     },
-    validBox(i: number, v: unknown): boolean {
-      return typeof v === 'object' && v !== null && isValidValue(params[i]!.inner!, (v as { value?: unknown }).value);
+    isArrayBuffer: types.isArrayBuffer,
+    isResizable,
+    S: snap,
+    cbIn(i: number, f: Function): GuardedCallback {
+      return callbacks[i]!.enter(f);
     },
-    toK(i: number, v: unknown): unknown {
-      return toKoffi(params[i]!.inner!, v);
+    cbOut(...g: (GuardedCallback | undefined)[]): void {
+      releaseCallbacks(name, guardedParams, g);
     },
-    boxIn(i: number, box: { value?: unknown }): unknown {
-      const inner = params[i]!.inner!;
-      // An out box starts as its current value when it holds a valid one, else zeros: what the
-      // plugin does not write reads back unchanged (never uninitialised memory).
-      const start = params[i]!.kind === 'inout' || isValidValue(inner, box.value) ? box.value : zeroValue(inner);
-      const v = toKoffi(inner, start);
-      return typeof inner === 'string' ? [v] : v;
+    /** pointerTo: a scalar pointee goes in a one-element array (koffi would take a bare number as an address). */
+    ptr(i: number, v: unknown): unknown {
+      const k = snap[i]!(v);
+      return k === BAD || isStructIR(params[i]!.inner) ? k : [k];
+    },
+    /** out/inout: box.value is read once; an out box that holds no valid value starts as zeros. */
+    boxIn(i: number, box: unknown): unknown {
+      if (typeof box !== 'object' || box === null) return BAD;
+      const p = params[i]!;
+      let k = snap[i]!((box as { value?: unknown }).value);
+      if (k === BAD) {
+        if (p.kind === 'inout') return BAD;
+        k = zeroOf(p.inner!);
+      }
+      return isStructIR(p.inner) ? k : [k];
     },
     boxOut(i: number, box: { value?: unknown }, k: unknown): void {
-      const inner = params[i]!.inner!;
-      box.value = fromKoffi(inner, typeof inner === 'string' ? (k as unknown[])[0] : k);
+      const v = isStructIR(params[i]!.inner) ? k : (k as unknown[])[0];
+      const d = boxDecode[i];
+      box.value = d === undefined ? v : d(v);
+    },
+    /** For a future, argument memory must outlive the call: a pointee is copied into a Buffer. */
+    encode(i: number, v: unknown): unknown {
+      const k = snap[i]!(v);
+      if (k === BAD) return BAD;
+      const pointee = koffiOf(params[i]!.inner!);
+      const buf = Buffer.alloc(koffi.sizeof(pointee));
+      koffi.encode(buf, pointee, k);
+      return buf;
     },
     str(p: bigint | null): string | null {
       if (p === null) return null;
@@ -101,28 +146,12 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
       if (free) free(p);
       return s;
     },
-    fromK(v: unknown): unknown {
-      return fromKoffi(result.type as ValueType, v);
-    },
+    fromK: resultDecode,
     isOpts(o: unknown): boolean {
       return o === undefined || (typeof o === 'object' && o !== null && !Array.isArray(o));
     },
     cstr(s: string): Buffer {
       return Buffer.from(s + '\0', 'utf8');
-    },
-    encode(i: number, v: unknown): Buffer {
-      const t = koffiTypeOf(params[i]!);
-      const buf = Buffer.alloc(koffi.sizeof(t));
-      koffi.encode(buf, t, toKoffi(params[i]!.inner!, v));
-      return buf;
-    },
-    /** Async calls report argument errors as rejections, like every other failure. */
-    reject(f: () => never): Promise<never> {
-      try {
-        f();
-      } catch (e) {
-        return Promise.reject(e);
-      }
     },
     s: lib,
     d: undefined as FutureSymbol | undefined,
@@ -132,80 +161,104 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
   };
 
   const args = params.map((_, i) => `a${i}`);
-  const lines: string[] = [];
+  const checks: string[] = [];
   const callArgs: string[] = [];
   const after: string[] = [];
+  const guarded: number[] = [];
+  const prepare: string[] = [];
   const keep: string[] = [];
   params.forEach((p, i) => {
     const a = `a${i}`;
+    const k = `k${i}`;
+    const converted = (expr: string) => {
+      checks.push(`const ${k} = ${expr};`, `if (${k} === BAD) h.bad(${i}, ${a});`);
+      callArgs.push(k);
+    };
     switch (p.kind) {
       case 'struct':
-        callArgs.push(needsConvert(p) ? `h.toK(${i}, ${a})` : a);
+        converted(`h.S[${i}](${a})`);
         break;
       case 'pointerTo':
         if (isFuture) {
-          lines.push(`const k${i} = h.encode(${i}, ${a});`);
-          callArgs.push(`k${i}`);
-          keep.push(`k${i}`);
+          converted(`h.encode(${i}, ${a})`);
+          keep.push(k);
         } else {
-          callArgs.push(needsConvert(p) ? `h.toK(${i}, ${a})` : a);
+          converted(`h.ptr(${i}, ${a})`);
         }
         break;
       case 'out':
       case 'inout':
-        lines.push(`const k${i} = h.boxIn(${i}, ${a});`);
-        callArgs.push(`k${i}`);
-        after.push(`h.boxOut(${i}, ${a}, k${i});`);
+        converted(`h.boxIn(${i}, ${a})`);
+        after.push(`h.boxOut(${i}, ${a}, ${k});`);
         break;
       case 'string':
+        checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
         if (isFuture) {
-          lines.push(`const k${i} = h.cstr(${a});`);
-          callArgs.push(`k${i}`);
-          keep.push(`k${i}`);
+          checks.push(`const ${k} = h.cstr(${a});`);
+          callArgs.push(k);
+          keep.push(k);
         } else {
           callArgs.push(a);
         }
         break;
       case 'buffer':
+        checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
+        if (isFuture) {
+          checks.push(`if (h.isResizable(${a})) h.resizable(${i});`);
+          keep.push(a);
+        }
         callArgs.push(a);
-        if (isFuture) keep.push(a);
+        break;
+      case 'callback':
+        checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
+        // Registered only once every argument is valid: a later bad one must not leak it.
+        prepare.push(`${k} = typeof ${a} === 'function' ? h.cbIn(${i}, ${a}) : undefined;`);
+        callArgs.push(`${k} === undefined ? ${a} : ${k}.pointer`);
+        guarded.push(i);
         break;
       default:
+        checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
         callArgs.push(a);
     }
   });
 
+  const guardedParams = guarded.map((i) => callbacks[i]!);
   let body: string;
   let direct = false;
-  const checks = params.map((p, i) =>
-    isFuture ? `if (!(${p.check(`a${i}`, i)})) return h.reject(() => h.bad(${i}, a${i}));` : `if (!(${p.check(`a${i}`, i)})) h.bad(${i}, a${i});`,
-  );
   if (!isFuture) {
     // koffi returns ±2^53 as numbers; the API returns numbers only for safe integers.
     const post = result.isString
       ? 'h.str(r)'
-      : is64(result.type)
+      : result.is64
         ? `(typeof r === 'number' && (r > ${Number.MAX_SAFE_INTEGER} || r < -${Number.MAX_SAFE_INTEGER}) ? BigInt(r) : r)`
-        : result.convert
+        : resultDecode !== undefined
           ? 'h.fromK(r)'
           : 'r';
-    const call = [`const r = raw(${callArgs.join(', ')});`, ...after, `return ${post};`];
+    const call = [
+      ...(guarded.length === 0
+        ? [`const r = raw(${callArgs.join(', ')});`]
+        : [
+            `let r, ${guarded.map((i) => `k${i}`).join(', ')};`,
+            `try {`,
+            ...prepare,
+            `r = raw(${callArgs.join(', ')});`,
+            `} finally { h.cbOut(${guarded.map((i) => `k${i}`).join(', ')}); }`,
+          ]),
+      ...after,
+      `return ${post};`,
+    ];
     body = [
       `if (h.s.closed) h.closed();`,
       `if (arguments.length !== ${params.length}) h.count(arguments.length);`,
       ...checks,
-      ...lines,
-      `if (h.s.closed) h.closed();`,
+      // Reading the arguments may have run JS (getters) that closed the library.
+      ...(checks.some((c) => c.includes('h.')) ? [`if (h.s.closed) h.closed();`] : []),
       // Without RTLD_NODELETE a close() from a callback inside this call must not unmap the code
       // this call is still running (or the free function a string result still needs).
       ...(lib.unmaps ? [`h.s.depth++;`, `try {`, ...call, `} finally {`, `  if (--h.s.depth === 0 && h.s.closeDeferred !== undefined) h.s.closeDeferred();`, `}`] : call),
     ].join('\n');
   } else {
-    for (const p of params) {
-      if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with a future result (the plugin would write after the call returned); return a struct instead`);
-      if (p.kind === 'callback') throw new DeclarationError(`${where}: a JS callback is only valid during a synchronous call; for a future, pass a registered callback address as 'function'`);
-    }
-    const d = new FutureSymbol(name, result, params, address, lib, decl.ref, freeAddress);
+    const d = new FutureSymbol(name, result, params, address, lib, ir.ref, freeAddress);
     h.d = d;
     h.sym = d.native;
     const n = params.length;
@@ -215,40 +268,37 @@ export function compileSymbol(key: string, decl: SymbolDeclaration, address: big
     // are called by the addon itself; the rest through their koffi function.
     direct = d.planned;
     const startArgs = `h.sym, ${direct ? '' : 'raw, '}c === undefined ? ${d.ref} : c.ref, ${keepExpr}, c === undefined ? undefined : c.slot${callArgs.map((a) => `, ${a}`).join('')}`;
+    // An async call never throws: whatever goes wrong before the plugin runs (a getter that
+    // throws, a bad signal, a string too long to encode) becomes the returned Promise's rejection.
     body = [
-      `if (h.s.closed) return h.reject(h.closed);`,
+      `try {`,
+      `if (h.s.closed) h.closed();`,
       `const n = arguments.length;`,
-      `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) return h.reject(() => h.count(n));`,
+      `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) h.count(n);`,
       ...checks,
       `let c;`,
       `if (o !== undefined) { c = h.d.control(o); if (c instanceof Promise) return c; }`,
-      ...lines,
-      // Converting the arguments may have run JS (getters) that closed the library or aborted.
-      `if (h.s.closed) return h.reject(h.closed);`,
+      // Reading the arguments and options may have run JS (getters) that closed the library or
+      // aborted the signal.
+      `if (h.s.closed) h.closed();`,
       `if (c !== undefined && c.signal !== undefined && c.signal.aborted) return h.d.finish(undefined, c);`,
       `let r;`,
       `try { r = ${direct ? 'h.start' : 'h.koffiStart'}(${startArgs}); } catch (e) { return Promise.reject(e); }`,
       `return h.d.finish(r, c);`,
+      `} catch (e) { return Promise.reject(e); }`,
     ].join('\n');
     args.push('o');
   }
 
   const koffiParams = params.map((p) => (isFuture ? asyncKoffiType(p) : p.koffiSync));
   const raw = direct ? undefined : (koffi.decode(address, koffi.proto(isFuture ? FfiFuture : result.koffiSync, koffiParams)) as Function);
-  const fnName = /^[A-Za-z_$][\w$]*$/.test(key) ? key : 'symbol';
-  const src = `"use strict";\nreturn function ${fnName}(${args.join(', ')}) {\n${body}\n};`;
-  const fn = new Function('h', 'raw', src)(h, raw) as Function;
+  // The user's key never enters the source (it could be 'h', 'raw', 'a0', a reserved word…): the
+  // function gets a fixed name in the source and the key as its `name` (which stack traces show).
+  const src = `"use strict";\nreturn function symbol(${args.join(', ')}) {\n${body}\n};`;
+  const fn = new Function('h', 'raw', 'BAD', src)(h, raw, BAD) as Function;
+  Object.defineProperty(fn, 'name', { value: ir.key });
+  dropWithOwner(fn, callbacks.filter((c) => c !== undefined));
   return fn;
-}
-
-function needsConvert(p: ParamIR): boolean {
-  return p.inner !== undefined && hasTuple(p.inner);
-}
-
-function koffiTypeOf(p: ParamIR): TypeObject {
-  const t = p.koffiSync as TypeObject;
-  // pointerTo's koffi type is a pointer; encode the pointee.
-  return (t.ref ?? t) as TypeObject;
 }
 
 /** For a future, argument memory must outlive the call: strings and pointees go through Buffers. */

@@ -16,7 +16,8 @@ export type PluginErrorCode =
   | 'ERR_PLUGIN_CLOSED'
   | 'ERR_PLUGIN_INTEGRITY'
   | 'ERR_PLUGIN_INSECURE'
-  | 'ERR_PLUGIN_PANIC';
+  | 'ERR_PLUGIN_PANIC'
+  | 'ERR_PLUGIN_CALLBACK_THREAD';
 
 export interface PluginErrorOptions {
   path?: string;
@@ -155,5 +156,28 @@ export class PluginPanicError extends PluginError {
       options,
     );
     this.symbol = symbol;
+  }
+}
+
+/**
+ * The plugin called a JS callback of a synchronous call from another thread. koffi would wait for
+ * the JS thread, which waits in the plugin: a deadlock. The callback was not run (the plugin got
+ * a zero result) and the call throws this once it returns.
+ */
+export class CallbackThreadError extends PluginError {
+  readonly symbol: string;
+  /** The index of the callback parameter. */
+  readonly parameter: number;
+  /** The JS function's name ('' for an anonymous one). */
+  readonly callback: string;
+  constructor(symbol: string, parameter: number, callback: string, refused: number, options?: PluginErrorOptions) {
+    super(
+      'ERR_PLUGIN_CALLBACK_THREAD',
+      `${symbol}(): the plugin called the JS callback ${callback ? `'${callback}' ` : ''}passed as parameter ${parameter} from another thread (${refused} time${refused === 1 ? '' : 's'}), while the JS thread was waiting in the call; a JS callback can only run on the thread that made the call, so it was not run and the plugin got a zero result. Fix the plugin to call it on the calling thread (or pass the address of a native function instead); thread-safe callbacks are not supported yet`,
+      options,
+    );
+    this.symbol = symbol;
+    this.parameter = parameter;
+    this.callback = callback;
   }
 }

@@ -5,13 +5,15 @@ import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
 import { ABI, pollProto, pollStruct } from './abi.js';
-import { DeclarationError, PluginArgumentError, PluginPanicError } from './errors.js';
-import { fromKoffi } from './ir.js';
+import { DeclarationError, PluginPanicError } from './errors.js';
 import type { ParamIR, ResultIR } from './ir.js';
 import { addon } from './native.js';
 import type { NativeFutureSymbol, StructPoll } from './native.js';
 import type { LibraryState } from './call.js';
-import type { CallOptions, ValueType } from './types.js';
+import { isAborted, readCallOptions } from './options.js';
+import type { CallOptionValues } from './options.js';
+import { decoderOf } from './snapshot.js';
+import type { CallOptions } from './types.js';
 
 /** Rejection of an aborted call; `cause` is the signal's reason, as with Node's own AbortError. */
 export class AbortError extends Error {
@@ -43,12 +45,12 @@ export interface CallControl {
  * The argument classes of a future-creating call for the addon's call planner, or null when some
  * parameter is not a register value (a struct by value): koffi makes that call.
  */
-function argClasses(params: ParamIR[]): number[] | null {
+function argClasses(params: readonly ParamIR[]): number[] | null {
   const out: number[] = [];
   for (const p of params) {
     if (p.kind === 'string' || p.kind === 'buffer' || p.kind === 'pointerTo') out.push(ABI.argClasses.integer);
     else if (p.kind !== 'scalar') return null;
-    else out.push(p.type === 'f64' ? ABI.argClasses.f64 : p.type === 'f32' ? ABI.argClasses.f32 : ABI.argClasses.integer);
+    else out.push(p.text === 'f64' ? ABI.argClasses.f64 : p.text === 'f32' ? ABI.argClasses.f32 : ABI.argClasses.integer);
   }
   return out;
 }
@@ -67,7 +69,7 @@ export class FutureSymbol {
   constructor(
     private readonly name: string,
     result: ResultIR,
-    params: ParamIR[],
+    params: readonly ParamIR[],
     address: bigint,
     lib: LibraryState,
     declRef: boolean | undefined,
@@ -82,19 +84,15 @@ export class FutureSymbol {
 
   /** Reads the options once (getters may throw); a bad or aborted signal rejects before the plugin is called. */
   control(options: CallOptions): CallControl | Promise<never> {
-    let ref = this.ref;
-    let signal: AbortSignal | undefined;
+    let o: CallOptionValues;
     try {
-      if (options.ref !== undefined) ref = options.ref === true;
-      signal = options.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        return Promise.reject(new PluginArgumentError(this.name, `${this.name}(): options.signal must be an AbortSignal`));
-      }
+      o = readCallOptions(this.name, options);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-    return { ref, signal, slot: signal === undefined ? undefined : { id: 0 } };
+    const signal = o.signal;
+    if (signal !== undefined && isAborted(signal)) return Promise.reject(new AbortError(signal.reason));
+    return { ref: o.ref ?? this.ref, signal, slot: signal === undefined ? undefined : { id: 0 } };
   }
 
   /**
@@ -135,8 +133,8 @@ export class FutureSymbol {
  */
 function structPoll(result: ResultIR): StructPoll {
   const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
-  const t = result.type as ValueType;
-  const convert = result.convert;
+  // From the IR made at open(): decoding a poll's value runs no user code.
+  const decode = decoderOf(result.value!);
   type Decoded = (fut: bigint, cx: bigint) => { tag: number; value: unknown };
   const decoded = new Map<bigint, Decoded>();
   return (pollFn, fut, cx) => {
@@ -146,7 +144,7 @@ function structPoll(result: ResultIR): StructPoll {
       decoded.set(pollFn, poll);
     }
     const r = poll(fut, cx);
-    if (r.tag === ABI.pollTags.ready && convert) r.value = fromKoffi(t, r.value);
+    if (r.tag === ABI.pollTags.ready && decode !== undefined) r.value = decode(r.value);
     return r;
   };
 }

@@ -1,5 +1,7 @@
-// The declaration compiler: turns each declared type into its koffi type, a validity check and
-// (for tuple structs) the conversion between JS arrays and koffi's objects. One table per fact.
+// The declaration compiler: reads the user's declarations exactly once, at open(), into a frozen
+// IR that nothing re-reads later (a getter in a declaration runs during open() and never during a
+// call or a poll). Every name the user chose (symbol keys, struct fields) either works or is
+// refused here with a DeclarationError; none reaches koffi or generated source as code.
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
@@ -7,11 +9,11 @@ import type { TypeObject } from 'koffi';
 export type KoffiSpec = string | TypeObject | ReturnType<typeof koffi.out>;
 
 import { DeclarationError } from './errors.js';
-import type { ParameterType, ResultType, StructType, ValueType } from './types.js';
+import { suggest } from './suggest.js';
 
 interface Scalar {
   koffi: string;
-  /** JS source of a check that `v` is a valid value, or null for a generated one below. */
+  /** JS source of a check that `v` is a valid value (`v` must be a plain identifier). */
   check: (v: string) => string;
   expect: string;
 }
@@ -48,7 +50,7 @@ const int64 = (signed: boolean, koffiName: string): Scalar => ({
     : 'a non-negative safe integer number or a bigint in the unsigned 64-bit range',
 });
 
-const pointerCheck = (v: string) => `(${v} === null || (typeof ${v} === 'bigint' && BigInt.asUintN(64, ${v}) === ${v}))`;
+export const pointerCheck = (v: string) => `(${v} === null || (typeof ${v} === 'bigint' && BigInt.asUintN(64, ${v}) === ${v}))`;
 
 const scalars: Record<string, Scalar> = {
   i8: int(8, true),
@@ -70,102 +72,29 @@ const scalars: Record<string, Scalar> = {
 // Null prototype: a type name like 'constructor' or 'toString' must not find Object.prototype's.
 export const SCALARS: Readonly<Record<string, Scalar>> = Object.assign(Object.create(null) as Record<string, Scalar>, scalars);
 
-export function isStruct(t: unknown): t is StructType {
-  return typeof t === 'object' && t !== null && 'struct' in t;
+/** A scalar value type: i8 … f64, bool, pointer. */
+export type ScalarName = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'isize' | 'usize' | 'f32' | 'f64' | 'bool' | 'pointer';
+
+export interface FieldIR {
+  /** The user's name (a named struct) or the index as a string (a tuple). */
+  readonly name: string;
+  readonly type: ValueIR;
 }
 
-function structFields(t: StructType): [string, ValueType][] {
-  const f = t.struct;
-  return Array.isArray(f) ? f.map((ft, i) => [`f${i}`, ft]) : Object.entries(f as Record<string, ValueType>);
+/**
+ * A repr(C) struct. koffi's members are always named f0, f1, … in order: the user's field names
+ * never reach koffi, which drops a member named '_' (padding), refuses names that are not
+ * identifiers, and would set a prototype for '__proto__'.
+ */
+export interface StructIR {
+  readonly kind: 'struct';
+  readonly tuple: boolean;
+  readonly fields: readonly FieldIR[];
+  readonly koffi: TypeObject;
+  readonly text: string;
 }
 
-export function describe(t: unknown): string {
-  if (typeof t === 'string') return t;
-  if (isStruct(t)) {
-    const f = t.struct;
-    return Array.isArray(f)
-      ? `struct [${f.map(describe).join(', ')}]`
-      : `struct {${Object.entries(f as Record<string, unknown>).map(([k, v]) => `${k}: ${describe(v)}`).join(', ')}}`;
-  }
-  if (typeof t === 'object' && t !== null) {
-    const [k, v] = Object.entries(t)[0] ?? ['?', '?'];
-    if (k === 'function') return 'function(...)';
-    return `${k} ${describe(v)}`;
-  }
-  return String(t);
-}
-
-const structCache = new WeakMap<object, TypeObject>();
-
-/** The koffi type of a value type (scalar or struct). */
-export function koffiValueType(t: ValueType, where: string): KoffiSpec {
-  if (typeof t === 'string') {
-    const s = SCALARS[t];
-    if (!s || (t as string) === 'function') throw new DeclarationError(`${where}: unknown value type '${t}' (expected one of ${Object.keys(SCALARS).join(', ')} or { struct: [...] })`);
-    return s.koffi;
-  }
-  if (!isStruct(t) || typeof t.struct !== 'object' || t.struct === null) {
-    throw new DeclarationError(`${where}: expected a type name or { struct: [...] }, got ${JSON.stringify(t)}`);
-  }
-  let k = structCache.get(t);
-  if (!k) {
-    const fields = structFields(t);
-    if (fields.length === 0) throw new DeclarationError(`${where}: a struct needs at least one field (a zero-sized repr(C) struct has no C equivalent)`);
-    const def: Record<string, KoffiSpec> = {};
-    for (const [name, ft] of fields) def[name] = koffiValueType(ft, `${where}.${name}`);
-    k = koffi.struct(def);
-    structCache.set(t, k);
-  }
-  return k;
-}
-
-/** True when a value of type t must be converted between JS arrays and koffi objects. */
-export function hasTuple(t: unknown): boolean {
-  if (!isStruct(t)) return false;
-  if (Array.isArray(t.struct)) return true;
-  return Object.values(t.struct).some(hasTuple);
-}
-
-export function isValidValue(t: ValueType, v: unknown): boolean {
-  if (typeof t === 'string') {
-    switch (t) {
-      case 'i8': return typeof v === 'number' && ((v << 24) >> 24) === v;
-      case 'u8': return typeof v === 'number' && (v & 255) === v;
-      case 'i16': return typeof v === 'number' && ((v << 16) >> 16) === v;
-      case 'u16': return typeof v === 'number' && (v & 65535) === v;
-      case 'i32': return typeof v === 'number' && (v | 0) === v;
-      case 'u32': return typeof v === 'number' && v >>> 0 === v;
-      case 'i64': case 'isize':
-        return typeof v === 'number' ? Number.isSafeInteger(v) : typeof v === 'bigint' && BigInt.asIntN(64, v) === v;
-      case 'u64': case 'usize':
-        return typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : typeof v === 'bigint' && BigInt.asUintN(64, v) === v;
-      case 'f32': case 'f64': return typeof v === 'number';
-      case 'bool': return typeof v === 'boolean';
-      case 'pointer': return v === null || (typeof v === 'bigint' && BigInt.asUintN(64, v) === v);
-      default: return false;
-    }
-  }
-  if (typeof v !== 'object' || v === null) return false;
-  const f = t.struct;
-  if (Array.isArray(f)) {
-    return Array.isArray(v) && v.length === f.length && f.every((ft, i) => isValidValue(ft, v[i]));
-  }
-  return Object.entries(f as Record<string, ValueType>).every(([k, ft]) => isValidValue(ft, (v as Record<string, unknown>)[k]));
-}
-
-/** JS value → what koffi expects (tuple structs become {f0, f1, ...}). */
-export function toKoffi(t: ValueType, v: unknown): unknown {
-  if (!isStruct(t)) return v;
-  const f = t.struct;
-  const out: Record<string, unknown> = {};
-  if (Array.isArray(f)) {
-    const arr = v as unknown[];
-    for (let i = 0; i < f.length; i++) out[`f${i}`] = toKoffi(f[i]!, arr[i]);
-  } else {
-    for (const [k, ft] of Object.entries(f as Record<string, ValueType>)) out[k] = toKoffi(ft, (v as Record<string, unknown>)[k]);
-  }
-  return out;
-}
+export type ValueIR = ScalarName | StructIR;
 
 const INT64: ReadonlySet<string> = new Set(['i64', 'u64', 'isize', 'usize']);
 
@@ -174,127 +103,262 @@ export function is64(t: unknown): boolean {
   return typeof t === 'string' && INT64.has(t);
 }
 
-/** True when a koffi value of type t needs fromKoffi: tuple structs, and 64-bit integers anywhere. */
-export function needsFromKoffi(t: unknown): boolean {
-  if (!isStruct(t)) return is64(t);
-  return Array.isArray(t.struct) || Object.values(t.struct).some(needsFromKoffi);
+export function isStructIR(t: unknown): t is StructIR {
+  return typeof t === 'object' && t !== null && (t as StructIR).kind === 'struct';
 }
 
-/** A zero of type t, in JS form (0, false, null, or a struct of zeros). */
-export function zeroValue(t: ValueType): unknown {
-  if (!isStruct(t)) return t === 'bool' ? false : t === 'pointer' ? null : 0;
-  const f = t.struct;
-  if (Array.isArray(f)) return f.map(zeroValue);
-  return Object.fromEntries(Object.entries(f as Record<string, ValueType>).map(([k, ft]) => [k, zeroValue(ft)]));
+export function describe(t: ValueIR | string): string {
+  return typeof t === 'string' ? t : t.text;
 }
 
-/** koffi value → JS value (tuple structs become arrays; 64-bit integers beyond 2^53−1 become bigints). */
-export function fromKoffi(t: ValueType, v: unknown): unknown {
-  if (!isStruct(t)) return typeof v === 'number' && INT64.has(t) && !Number.isSafeInteger(v) ? BigInt(v) : v;
-  const f = t.struct;
-  const obj = v as Record<string, unknown>;
-  if (Array.isArray(f)) return f.map((ft, i) => fromKoffi(ft, obj[`f${i}`]));
-  const out: Record<string, unknown> = {};
-  for (const [k, ft] of Object.entries(f as Record<string, ValueType>)) out[k] = fromKoffi(ft, obj[k]);
+export function koffiOf(t: ValueIR): KoffiSpec {
+  return typeof t === 'string' ? SCALARS[t]!.koffi : t.koffi;
+}
+
+// ---- reading user objects once ------------------------------------------------------------------
+
+/** How deep structs may nest: deeper is certainly a mistake, and recursion must stay bounded. */
+export const MAX_STRUCT_DEPTH = 64;
+/** koffi's own limit on a function's parameters. */
+export const MAX_PARAMETERS = 64;
+
+/** Own enumerable keys (each is then read exactly once by the caller). */
+function keysOf(o: object, where: string): string[] {
+  try {
+    return Object.keys(o);
+  } catch (cause) {
+    throw new DeclarationError(`${where}: reading the declaration's keys threw: ${String((cause as Error)?.message ?? cause)}`, { cause });
+  }
+}
+
+/** Refuses a key no declaration understands, naming it and the closest known keys. */
+export function refuseUnknownKey(where: string, key: string, known: readonly string[], hint = ''): never {
+  const near = suggest(key, known, 2);
+  const tail = near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : ` (known keys: ${known.join(', ')})`;
+  throw new DeclarationError(`${where}: unknown key '${key}'${tail}${hint}`);
+}
+
+/** Reads the listed keys of a plain declaration object once; unknown keys are refused. */
+export function readKeys<K extends string>(o: object, where: string, known: readonly K[], hints: Partial<Record<string, string>> = {}): Partial<Record<K, unknown>> {
+  const out = Object.create(null) as Partial<Record<K, unknown>>;
+  for (const key of keysOf(o, where)) {
+    if (!(known as readonly string[]).includes(key)) refuseUnknownKey(where, key, known, hints[key] ?? '');
+    out[key as K] = (o as Record<string, unknown>)[key];
+  }
   return out;
+}
+
+/** Reads an array once: its length, then each element. */
+function readArray(a: readonly unknown[], where: string, max: number, what: string): unknown[] {
+  const n = a.length;
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new DeclarationError(`${where}: ${what} can have at most ${max} entries, got ${String(n)}`);
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) out[i] = a[i];
+  return out;
+}
+
+const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
+
+function show(t: unknown): string {
+  if (typeof t === 'string') return `'${t.length > 40 ? t.slice(0, 40) + '…' : t}'`;
+  if (t === null || typeof t !== 'object') return String(t);
+  return Array.isArray(t) ? 'an array' : 'an object';
+}
+
+/** One open()'s struct reads: a struct object shared by several fields is read and built once. */
+export class TypeReader {
+  private readonly done = new Map<object, StructIR>();
+  private readonly inProgress = new Set<object>();
+
+  value(t: unknown, where: string, depth = 0): ValueIR {
+    if (typeof t === 'string') {
+      if (SCALARS[t] === undefined || t === 'function') {
+        const near = suggest(t, Object.keys(SCALARS).filter((n) => n !== 'function'), 2);
+        throw new DeclarationError(
+          `${where}: unknown value type ${show(t)} (expected one of ${Object.keys(SCALARS).filter((n) => n !== 'function').join(', ')} or { struct: [...] })${near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : ''}`,
+        );
+      }
+      return t as ScalarName;
+    }
+    if (typeof t !== 'object' || t === null) throw new DeclarationError(`${where}: expected a type name or { struct: ... }, got ${show(t)}`);
+    const cached = this.done.get(t);
+    if (cached) return cached;
+    this.refuseCycle(t, where);
+    const { struct: f } = readKeys(t, where, ['struct'] as const);
+    if (f === undefined) throw new DeclarationError(`${where}: expected a type name or { struct: ... }`);
+    return this.structValue(t, f, where, depth);
+  }
+
+  /** The struct declared by `t` = { struct: f }, whose keys the caller has read already. */
+  structValue(t: object, f: unknown, where: string, depth = 0): StructIR {
+    const cached = this.done.get(t);
+    if (cached) return cached;
+    this.refuseCycle(t, where);
+    if (depth >= MAX_STRUCT_DEPTH) throw new DeclarationError(`${where}: structs nested more than ${MAX_STRUCT_DEPTH} deep`);
+    this.inProgress.add(t);
+    try {
+      const ir = this.struct(f, where, depth);
+      this.done.set(t, ir);
+      return ir;
+    } finally {
+      this.inProgress.delete(t);
+    }
+  }
+
+  private refuseCycle(t: object, where: string): void {
+    if (this.inProgress.has(t)) throw new DeclarationError(`${where}: a struct contains itself; a repr(C) struct cannot (use a 'pointer' field for a link)`);
+  }
+
+  private struct(f: unknown, where: string, depth: number): StructIR {
+    if (typeof f !== 'object' || f === null) throw new DeclarationError(`${where}: { struct } takes an array of field types or an object of named fields, got ${show(f)}`);
+    const tuple = Array.isArray(f);
+    let entries: [string, unknown][];
+    if (tuple) {
+      entries = readArray(f, where, 1 << 16, 'a struct').map((ft, i) => [String(i), ft]);
+    } else {
+      entries = keysOf(f, where).map((k) => {
+        // Object.keys puts integer-like keys first whatever the declaration's order: the layout
+        // would silently differ from what the user wrote.
+        if (INDEX_LIKE.test(k)) throw new DeclarationError(`${where}: field name '${k}' is an integer, which JavaScript orders before the other keys, so the layout would not follow the declaration; use a tuple struct ({ struct: [...] }) or another name`);
+        return [k, (f as Record<string, unknown>)[k]];
+      });
+    }
+    if (entries.length === 0) throw new DeclarationError(`${where}: a struct needs at least one field (a zero-sized repr(C) struct has no C equivalent)`);
+    const fields: FieldIR[] = entries.map(([name, ft]) => Object.freeze({ name, type: this.value(ft, tuple ? `${where}[${name}]` : `${where}.${name}`, depth + 1) }));
+    const members: Record<string, KoffiSpec> = {};
+    fields.forEach((fd, i) => (members[`f${i}`] = koffiOf(fd.type)));
+    let k: TypeObject;
+    try {
+      k = koffi.struct(members);
+    } catch (cause) {
+      throw new DeclarationError(`${where}: koffi refused the struct: ${(cause as Error).message}`, { cause });
+    }
+    const text = tuple
+      ? `struct [${fields.map((fd) => describe(fd.type)).join(', ')}]`
+      : `struct {${fields.map((fd) => `${fd.name}: ${describe(fd.type)}`).join(', ')}}`;
+    return Object.freeze({ kind: 'struct', tuple, fields: Object.freeze(fields), koffi: k, text: text.length > 200 ? text.slice(0, 200) + '…}' : text });
+  }
+
+  /** A parameter list: an array read once, at most MAX_PARAMETERS long. */
+  list(a: unknown, where: string): unknown[] {
+    if (!Array.isArray(a)) throw new DeclarationError(`${where}: parameters must be an array`);
+    return readArray(a, where, MAX_PARAMETERS, 'a parameter list');
+  }
 }
 
 // ---- parameters ---------------------------------------------------------------------------------
 
 export type ParamKind = 'scalar' | 'buffer' | 'string' | 'struct' | 'pointerTo' | 'out' | 'inout' | 'callback';
 
-export interface ParamIR {
-  kind: ParamKind;
-  type: ParameterType;
-  /** The value type behind struct / pointerTo / out / inout. */
-  inner?: ValueType;
-  koffiSync: KoffiSpec;
-  /** JS source: true when `v` is acceptable (helpers reachable as `h`). */
-  check: (v: string, index: number) => string;
-  expect: string;
+export interface CallbackIR {
+  readonly proto: TypeObject;
+  readonly params: readonly (ValueIR | 'string')[];
+  readonly result: ValueIR | 'void' | 'string';
 }
 
-export function compileParameter(t: ParameterType, where: string): ParamIR {
+export interface ParamIR {
+  readonly kind: ParamKind;
+  readonly text: string;
+  /** The value type behind struct / pointerTo / out / inout. */
+  readonly inner?: ValueIR;
+  readonly callback?: CallbackIR;
+  readonly koffiSync: KoffiSpec;
+  /** JS source: true when `v` is acceptable, for kinds checked inline (scalar, buffer, string, callback). */
+  readonly check?: (v: string) => string;
+  readonly expect: string;
+}
+
+const PARAM_TYPE_KEYS = ['struct', 'pointer', 'out', 'inout', 'function'] as const;
+
+export function compileParameter(t: unknown, where: string, types: TypeReader): ParamIR {
   if (typeof t === 'string') {
     if (t === 'buffer') {
       return {
-        kind: 'buffer', type: t, koffiSync: 'void *',
-        check: (v) => `(${v} === null || ArrayBuffer.isView(${v}) || ${v} instanceof ArrayBuffer)`,
+        kind: 'buffer', text: t, koffiSync: 'void *',
+        check: (v) => `(${v} === null || ArrayBuffer.isView(${v}) || h.isArrayBuffer(${v}))`,
         expect: 'a Buffer, TypedArray, DataView, ArrayBuffer or null',
       };
     }
     if (t === 'string') {
       // A NUL would silently end the C string early (as Node's fs APIs, refuse it).
       return {
-        kind: 'string', type: t, koffiSync: 'const char *',
+        kind: 'string', text: t, koffiSync: 'const char *',
         check: (v) => `(typeof ${v} === 'string' && !${v}.includes('\\0'))`, expect: 'a string without NUL characters',
       };
     }
     const s = SCALARS[t];
     if (!s) {
+      const near = suggest(t, [...Object.keys(SCALARS), 'buffer', 'string'], 2);
       throw new DeclarationError(
-        `${where}: unknown parameter type '${t}' (expected one of ${Object.keys(SCALARS).join(', ')}, buffer, string, or { struct | pointer | out | inout | function: ... })`,
+        `${where}: unknown parameter type ${show(t)} (expected one of ${Object.keys(SCALARS).join(', ')}, buffer, string, or { struct | pointer | out | inout | function: ... })${near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : ''}`,
       );
     }
-    return { kind: 'scalar', type: t, koffiSync: s.koffi, check: (v) => s.check(v), expect: s.expect };
+    return { kind: 'scalar', text: t, koffiSync: s.koffi, check: s.check, expect: s.expect };
   }
-  if (typeof t !== 'object' || t === null) throw new DeclarationError(`${where}: bad parameter type ${JSON.stringify(t)}`);
-  if (isStruct(t)) {
+  if (typeof t !== 'object' || t === null) throw new DeclarationError(`${where}: bad parameter type ${show(t)}`);
+  const o = readKeys(t, where, PARAM_TYPE_KEYS);
+  const keys = Object.keys(o) as (typeof PARAM_TYPE_KEYS)[number][];
+  if (keys.length !== 1) {
+    throw new DeclarationError(`${where}: a parameter type object has exactly one of the keys ${PARAM_TYPE_KEYS.join(', ')}, got ${keys.length ? keys.join(', ') : 'none'}`);
+  }
+  const key = keys[0]!;
+  const inner0 = o[key];
+  if (key === 'struct') {
+    const inner = types.structValue(t, inner0, where);
+    return { kind: 'struct', text: describe(inner), inner, koffiSync: koffiOf(inner), expect: `a value of ${describe(inner)}` };
+  }
+  if (key === 'pointer') {
+    const inner = types.value(inner0, `${where}.pointer`);
     return {
-      kind: 'struct', type: t, inner: t, koffiSync: koffiValueType(t, where),
-      check: (v, i) => `h.valid(${i}, ${v})`, expect: `a value of ${describe(t)}`,
+      kind: 'pointerTo', text: `pointer ${describe(inner)}`, inner, koffiSync: koffi.pointer(koffiOf(inner)),
+      expect: `a value of ${describe(inner)} (copied in for the call)`,
     };
   }
-  if ('pointer' in t) {
-    const inner = t.pointer;
+  if (key === 'out' || key === 'inout') {
+    const inner = types.value(inner0, `${where}.${key}`);
     return {
-      kind: 'pointerTo', type: t, inner, koffiSync: koffi.pointer(koffiValueType(inner, where)),
-      check: (v, i) => `h.valid(${i}, ${v})`, expect: `a value of ${describe(inner)} (copied in for the call)`,
+      kind: key, text: `${key} ${describe(inner)}`, inner,
+      // 'out' is inout for koffi too: the wrapper fills the memory with the box's current value
+      // (or zeros), so a plugin that writes nothing leaves box.value as it was.
+      koffiSync: koffi.inout(koffi.pointer(koffiOf(inner))),
+      expect: key === 'out' ? 'a box object {} that receives .value' : `a box { value: ${describe(inner)} }`,
     };
   }
-  if ('out' in t || 'inout' in t) {
-    const isOut = 'out' in t;
-    const inner = isOut ? (t as { out: ValueType }).out : (t as { inout: ValueType }).inout;
-    const base = koffi.pointer(koffiValueType(inner, where));
-    return {
-      kind: isOut ? 'out' : 'inout', type: t, inner,
-      // 'out' is inout for koffi too: boxIn fills the memory with the box's current value (or
-      // zeros), so a plugin that writes nothing leaves box.value as it was.
-      koffiSync: koffi.inout(base),
-      check: (v, i) => (isOut ? `(typeof ${v} === 'object' && ${v} !== null)` : `h.validBox(${i}, ${v})`),
-      expect: isOut ? 'a box object {} that receives .value' : `a box { value: ${describe(inner)} }`,
-    };
-  }
-  if ('function' in t) {
-    const f = t.function;
-    if (!f || !Array.isArray(f.parameters)) throw new DeclarationError(`${where}: a callback type is { function: { parameters: [...], result } }`);
-    const params = f.parameters.map((p, i) => callbackType(p, `${where}.function.parameters[${i}]`));
-    const result = f.result === 'void' ? 'void' : callbackType(f.result, `${where}.function.result`);
-    const proto = koffi.proto(result, params);
-    return {
-      kind: 'callback', type: t, koffiSync: koffi.pointer(proto),
-      check: (v) => `(typeof ${v} === 'function' || ${pointerCheck(v)})`,
-      expect: 'a function, a bigint function address or null',
-    };
-  }
-  throw new DeclarationError(`${where}: unknown parameter type ${JSON.stringify(t)}`);
+  const callback = compileCallback(inner0, `${where}.function`, types);
+  return {
+    kind: 'callback', text: 'function(...)', callback, koffiSync: koffi.pointer(callback.proto),
+    check: (v) => `(typeof ${v} === 'function' || ${pointerCheck(v)})`,
+    expect: 'a function, a bigint function address or null',
+  };
 }
 
-function callbackType(t: unknown, where: string): KoffiSpec {
-  if (t === 'string') return 'const char *';
-  if (isStruct(t) && hasTuple(t)) throw new DeclarationError(`${where}: callbacks take named-field structs only`);
-  return koffiValueType(t as ValueType, where);
+function compileCallback(f: unknown, where: string, types: TypeReader): CallbackIR {
+  if (typeof f !== 'object' || f === null) throw new DeclarationError(`${where}: a callback type is { function: { parameters: [...], result } }`);
+  const { parameters, result } = readKeys(f, where, ['parameters', 'result'] as const);
+  if (result === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
+  const params = types.list(parameters, `${where}.parameters`).map((p, i) => (p === 'string' ? 'string' : types.value(p, `${where}.parameters[${i}]`)));
+  const res = result === 'void' || result === 'string' ? result : types.value(result, `${where}.result`);
+  const k = (t: ValueIR | 'string' | 'void') => (t === 'string' ? 'const char *' : t === 'void' ? 'void' : koffiOf(t));
+  let proto: TypeObject;
+  try {
+    proto = koffi.proto(k(res), params.map(k));
+  } catch (cause) {
+    throw new DeclarationError(`${where}: koffi refused the callback type: ${(cause as Error).message}`, { cause });
+  }
+  return Object.freeze({ proto, params: Object.freeze(params), result: res });
 }
 
 // ---- results ------------------------------------------------------------------------------------
 
 export interface ResultIR {
-  type: ResultType;
-  koffiSync: KoffiSpec;
+  readonly text: string;
+  /** The value type of a struct or scalar result; undefined for void and string. */
+  readonly value: ValueIR | undefined;
+  readonly koffiSync: KoffiSpec;
   /** The native future driver's ResultKind name for this T. */
-  futureKind: 'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'string' | 'js';
-  isString: boolean;
-  convert: boolean;
+  readonly futureKind: 'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'string' | 'js';
+  readonly isString: boolean;
+  readonly is64: boolean;
 }
 
 const FUTURE_KIND: Record<string, ResultIR['futureKind']> = {
@@ -302,18 +366,103 @@ const FUTURE_KIND: Record<string, ResultIR['futureKind']> = {
   i64: 'i64', isize: 'i64', u64: 'u64', usize: 'u64', f32: 'f32', f64: 'f64', pointer: 'pointer', function: 'pointer', string: 'string',
 };
 
-export function compileResult(t: ResultType, where: string): ResultIR {
-  if (t === 'void') return { type: t, koffiSync: 'void', futureKind: 'void', isString: false, convert: false };
-  if (t === 'string') return { type: t, koffiSync: 'void *', futureKind: 'string', isString: true, convert: false };
-  if (typeof t === 'string' && (t as string) === 'function') {
-    return { type: t, koffiSync: 'void *', futureKind: 'pointer', isString: false, convert: false };
-  }
-  const k = koffiValueType(t as ValueType, where);
+export function compileResult(t: unknown, where: string, types: TypeReader): ResultIR {
+  if (t === 'void') return { text: t, value: undefined, koffiSync: 'void', futureKind: 'void', isString: false, is64: false };
+  if (t === 'string') return { text: t, value: undefined, koffiSync: 'void *', futureKind: 'string', isString: true, is64: false };
+  if (t === 'function') return { text: t, value: undefined, koffiSync: 'void *', futureKind: 'pointer', isString: false, is64: false };
+  const v = types.value(t, where);
   return {
-    type: t,
-    koffiSync: k,
-    futureKind: typeof t === 'string' ? FUTURE_KIND[t]! : 'js',
+    text: describe(v),
+    value: v,
+    koffiSync: koffiOf(v),
+    futureKind: typeof v === 'string' ? FUTURE_KIND[v]! : 'js',
     isString: false,
-    convert: needsFromKoffi(t),
+    is64: is64(v),
   };
+}
+
+// ---- symbols ------------------------------------------------------------------------------------
+
+export interface SymbolIR {
+  /** The key in the declarations (and in lib.symbols). */
+  readonly key: string;
+  /** The exported name looked up with dlsym. */
+  readonly exported: string;
+  readonly params: readonly ParamIR[];
+  readonly result: ResultIR;
+  readonly isFuture: boolean;
+  readonly free: string | undefined;
+  readonly optional: boolean;
+  readonly ref: boolean | undefined;
+}
+
+const DECL_KEYS = ['parameters', 'result', 'name', 'free', 'optional', 'ref'] as const;
+// Keys of Deno.dlopen declarations that rustplug has no equivalent for: say what to do instead.
+const DENO_HINTS: Partial<Record<string, string>> = {
+  nonblocking: ". rustplug has no nonblocking (thread-pool) calls: make the Rust function return an async-ffi FfiFuture and declare result: { future: T }",
+  callback: '. rustplug needs no callback flag: declare the parameter as { function: { parameters, result } }',
+  type: '. Statics are not supported: export a function that returns the value',
+};
+
+/** An exported name dlsym can look up as written (a NUL would cut it short). */
+function exportName(v: unknown, where: string, what: string): string {
+  if (typeof v !== 'string' || v === '' || v.includes('\0')) throw new DeclarationError(`${where}: ${what} must be a non-empty string without NUL characters, got ${show(v)}`);
+  return v;
+}
+
+function optionalBoolean(v: unknown, where: string, what: string): boolean | undefined {
+  if (v !== undefined && typeof v !== 'boolean') throw new DeclarationError(`${where}: '${what}' must be a boolean, got ${show(v)}`);
+  return v;
+}
+
+/** Reads every declaration once into frozen IR, refusing what cannot work. */
+export function readDeclarations(declarations: unknown): SymbolIR[] {
+  if (typeof declarations !== 'object' || declarations === null || Array.isArray(declarations)) {
+    throw new DeclarationError('open(path, declarations): declarations must be an object of { name: { parameters, result } }');
+  }
+  const types = new TypeReader();
+  return keysOf(declarations, 'open(path, declarations)').map((key) => readSymbol(key, (declarations as Record<string, unknown>)[key], types));
+}
+
+function readSymbol(key: string, decl: unknown, types: TypeReader): SymbolIR {
+  const where = `symbol '${key}'`;
+  if (typeof decl !== 'object' || decl === null || Array.isArray(decl)) throw new DeclarationError(`${where}: a declaration is { parameters: [...], result: ... }, got ${show(decl)}`);
+  const d = readKeys(decl, where, DECL_KEYS, DENO_HINTS);
+  if (d.parameters === undefined) throw new DeclarationError(`${where}: missing parameters (use [] for none)`);
+  if (d.result === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
+  const exported = d.name === undefined ? exportName(key, where, "the key (the exported name unless 'name' is given)") : exportName(d.name, where, "'name'");
+  const params = types.list(d.parameters, `${where} parameters`).map((p, i) => compileParameter(p, `${where} parameter ${i}`, types));
+
+  let resultType = d.result;
+  let isFuture = false;
+  if (typeof resultType === 'object' && resultType !== null && !Array.isArray(resultType)) {
+    const r = readKeys(resultType, `${where} result`, ['future', 'struct'] as const);
+    if (r.future !== undefined && r.struct === undefined) {
+      isFuture = true;
+      resultType = r.future;
+    } else if (r.struct !== undefined && r.future === undefined) {
+      resultType = types.structValue(resultType, r.struct, `${where} result`);
+    } else {
+      throw new DeclarationError(`${where} result: expected a type name, { struct: ... } or { future: T }`);
+    }
+  }
+  if (resultType === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
+  const result = isStructIR(resultType) ? structResult(resultType) : compileResult(resultType, `${where} result`, types);
+
+  const free = d.free === undefined ? undefined : exportName(d.free, where, "'free'");
+  if (free !== undefined && !result.isString) throw new DeclarationError(`${where}: 'free' applies to a 'string' result only`);
+  const optional = optionalBoolean(d.optional, where, 'optional') ?? false;
+  const ref = optionalBoolean(d.ref, where, 'ref');
+  if (ref !== undefined && !isFuture) throw new DeclarationError(`${where}: 'ref' applies to { future: T } results only (a synchronous call never keeps the event loop alive)`);
+  if (isFuture) {
+    for (const p of params) {
+      if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with a future result (the plugin would write after the call returned); return a struct instead`);
+      if (p.kind === 'callback') throw new DeclarationError(`${where}: a JS callback is only valid during a synchronous call; for a future, pass a registered callback address as 'function'`);
+    }
+  }
+  return Object.freeze({ key, exported, params: Object.freeze(params), result: Object.freeze(result), isFuture, free, optional, ref });
+}
+
+function structResult(v: StructIR): ResultIR {
+  return { text: v.text, value: v, koffiSync: v.koffi, futureKind: 'js', isString: false, is64: false };
 }

@@ -3,11 +3,13 @@ import { resolve } from 'node:path';
 
 import { compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
-import { DeclarationError, MissingSymbolError, PluginClosedError } from './errors.js';
+import { MissingSymbolError, PluginClosedError } from './errors.js';
 import { describeGraph, type DependencyInfo } from './depgraph.js';
+import { readDeclarations } from './ir.js';
 import { closeGraph } from './ldpath.js';
 import { loadGraph } from './loader.js';
 import { addon } from './native.js';
+import { readOpenOptions } from './options.js';
 import { preflight } from './preflight.js';
 import type { PreflightResult } from './preflight.js';
 import type { SysrootOption } from './sysroot.js';
@@ -67,11 +69,11 @@ export interface Library<D extends Declarations> {
 
 const RTLD = addon.RTLD;
 
-export function open<const D extends Declarations>(path: string, declarations: D, options: OpenOptions = {}): Library<D> {
+export function open<const D extends Declarations>(path: string, declarations: D, options?: OpenOptions): Library<D> {
   if (typeof path !== 'string' || path === '') throw new TypeError('open(path, declarations): path must be a non-empty string');
-  if (typeof declarations !== 'object' || declarations === null) {
-    throw new DeclarationError('open(path, declarations): declarations must be an object of { name: { parameters, result } }');
-  }
+  // Both read once, before anything is loaded: nothing reads the user's objects again.
+  const declared = readDeclarations(declarations);
+  options = readOpenOptions(options);
   const pre = preflight(path, {
     libraryPath: options.libraryPath,
     integrity: options.integrity,
@@ -121,22 +123,21 @@ export function open<const D extends Declarations>(path: string, declarations: D
     closeDeferred: undefined,
   };
 
-  const symbols: Record<string, Function | null> = {};
+  // Null prototype: a symbol named '__proto__', 'constructor' or 'toString' is just a symbol.
+  const symbols = Object.create(null) as Record<string, Function | null>;
   try {
-    for (const key of Object.keys(declarations)) {
-      const decl = declarations[key]!;
-      const exported = decl?.name ?? key;
+    for (const ir of declared) {
       let address: bigint;
       try {
-        address = state.address(exported);
+        address = state.address(ir.exported);
       } catch (e) {
-        if (decl?.optional && e instanceof MissingSymbolError) {
-          symbols[key] = null;
+        if (ir.optional && e instanceof MissingSymbolError) {
+          symbols[ir.key] = null;
           continue;
         }
         throw e;
       }
-      symbols[key] = compileSymbol(key, decl, address, state);
+      symbols[ir.key] = compileSymbol(ir, address, state);
     }
   } catch (e) {
     state.closed = true;

@@ -90,6 +90,12 @@ export interface Addon {
   streamNext(id: number): IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
   futureStats(): FutureStats;
   futureSetup(makeError: (symbolName: string, tag: number) => Error): void;
+  /** A guard thunk in front of `target` for the calling thread (native/callback_guard.cc), or null when none is free. */
+  callbackGuardAcquire(target: bigint, memoryResult: number): bigint | null;
+  /** Frees the thunk; returns how many calls through it came from another thread (and were refused). */
+  callbackGuardRelease(thunk: bigint): number;
+  /** How many thunks the pool has (0 where the guard is not available: callbacks go to koffi directly). */
+  callbackGuardSlots: number;
 }
 
 const require = createRequire(import.meta.url);

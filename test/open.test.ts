@@ -210,7 +210,7 @@ describe('symbols and declarations', () => {
       ['missing result', { parameters: ['i32', 'i32'] }],
       ['parameters not an array', { parameters: 'i32, i32', result: 'i32' }],
       ['empty struct', { parameters: [{ struct: {} }, 'i32'], result: 'i32' }],
-      ['tuple struct in a callback', { parameters: [{ function: { parameters: [{ struct: ['i32'] }], result: 'void' } }, 'i32'], result: 'i32' }],
+      ['unknown type in a callback', { parameters: [{ function: { parameters: ['i33'], result: 'void' } }, 'i32'], result: 'i32' }],
       ['null declaration', null],
     ];
     for (const [what, decl] of bad) {

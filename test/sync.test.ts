@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { open, PluginArgumentError } from '../src/index.js';
 import type { Library } from '../src/index.js';
+import { fullGc } from './helpers/async-fixture.js';
 import { basicDecls, ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
 
 let lib: Library<typeof basicDecls>;
@@ -219,6 +220,13 @@ describe('structs', () => {
     expect(s.point_norm_ptr({ x: 6, y: 8 })).toBe(10);
   });
 
+  it('pointer to a scalar: the value is copied in, never taken as an address', () => {
+    expect(s.f64_ptr_inc(1.5)).toBe(2.5);
+    expect(s.f64_ptr_inc(-1)).toBe(0);
+    argError(() => (s.f64_ptr_inc as Function)(1n), 'f64_ptr_inc', 0);
+    argError(() => (s.f64_ptr_inc as Function)(null), 'f64_ptr_inc', 0);
+  });
+
   it('inout struct: the box value is copied in and read back', () => {
     const box = { value: { x: 1, y: -2 } };
     s.point_scale_in_place(box, 3);
@@ -308,6 +316,30 @@ describe('callbacks', () => {
     expect((e as Error).message).toBe('boom in callback');
     expect(calls).toBeGreaterThanOrEqual(1);
     expect(s.apply_twice((x) => x + 1, 1)).toBe(3);
+  });
+
+  it('struct parameters and results of a callback, named and tuple', () => {
+    const seen: unknown[] = [];
+    const flip = (p: { x: number; y: number }) => (seen.push(p), { x: p.y, y: -p.x });
+    expect(s.point_map(flip, { x: 1, y: 2 })).toEqual({ x: -1, y: -2 });
+    expect(seen).toEqual([{ x: 1, y: 2 }, { x: 2, y: -1 }]);
+    expect(s.point_map_tuple(([x, y]) => [y, -x], [1, 2])).toEqual([-1, -2]);
+    // a result that is not the declared struct: the call throws once it returns
+    const e = thrown(() => s.point_map(() => ({ x: 1 }) as never, { x: 0, y: 0 }));
+    expect(e).toBeInstanceOf(PluginArgumentError);
+    expect((e as Error).message).toMatch(/callback passed as parameter 0 must return a value of struct \{x: f64, y: f64\}/);
+  });
+
+  it('nothing keeps a callback alive after the call', async () => {
+    let ref!: WeakRef<Function>;
+    (() => {
+      const cb = (x: number) => x + 1;
+      ref = new WeakRef(cb);
+      expect(s.apply_twice(cb, 1)).toBe(3);
+    })();
+    await new Promise((r) => setTimeout(r, 0)); // WeakRef targets are kept until the task ends
+    fullGc();
+    expect(ref.deref()).toBe(undefined);
   });
 
   it('sum_with passes f64s both ways', () => {

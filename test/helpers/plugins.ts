@@ -112,5 +112,12 @@ export const basicDecls = {
   apply_twice: { parameters: [{ function: { parameters: ['i32'], result: 'i32' } }, 'i32'], result: 'i32' },
   call_n: { parameters: [{ function: { parameters: ['u32'], result: 'void' } }, 'u32'], result: 'void' },
   sum_with: { parameters: [{ function: { parameters: ['f64', 'f64'], result: 'f64' } }, 'f64', 'f64'], result: 'f64' },
+  point_map: { parameters: [{ function: { parameters: [point], result: point } }, point], result: point },
+  point_map_tuple: {
+    name: 'point_map',
+    parameters: [{ function: { parameters: [{ struct: ['f64', 'f64'] }], result: { struct: ['f64', 'f64'] } } }, { struct: ['f64', 'f64'] }],
+    result: { struct: ['f64', 'f64'] },
+  },
+  f64_ptr_inc: { parameters: [{ pointer: 'f64' }], result: 'f64' },
   caught_panic: { parameters: [], result: 'i32' },
 } as const;

@@ -166,6 +166,13 @@ pub struct Point {
     pub y: f64,
 }
 
+/// *p + 1.0; NaN for null: a pointer to a scalar.
+#[no_mangle]
+pub extern "C" fn f64_ptr_inc(p: *const f64) -> f64 {
+    // SAFETY: null or a valid f64 for the call.
+    unsafe { p.as_ref() }.map_or(f64::NAN, |v| v + 1.0)
+}
+
 /// Size 24, align 8: a u8, 3 bytes padding, i32 @4, u64 @8, f32 @16, 4 bytes padding.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -262,6 +269,19 @@ pub extern "C" fn sum_with(cb: extern "C" fn(f64, f64) -> f64, a: f64, b: f64) -
     cb(a, b)
 }
 
+/// cb(cb(x)) where the callback takes and returns a struct by value.
+#[no_mangle]
+pub extern "C" fn point_map(cb: extern "C" fn(Point) -> Point, p: Point) -> Point {
+    cb(cb(p))
+}
+
+/// cb(x) called on a new std thread, which this call joins: a callback from a foreign thread while
+/// the caller waits (rustplug must refuse it rather than deadlock).
+#[no_mangle]
+pub extern "C" fn call_on_thread(cb: extern "C" fn(i32) -> i32, x: i32) -> i32 {
+    std::thread::spawn(move || cb(x)).join().unwrap_or(i32::MIN)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Panics
 
@@ -331,5 +351,12 @@ mod tests {
         }
         assert_eq!(apply_twice(inc, 1), 3);
         assert_eq!(sum_with(mul, 2.0, 4.0), 8.0);
+        extern "C" fn flip(p: Point) -> Point {
+            Point { x: p.y, y: -p.x }
+        }
+        assert_eq!(point_map(flip, Point { x: 1.0, y: 2.0 }), Point { x: -1.0, y: -2.0 });
+        assert_eq!(call_on_thread(inc, 41), 42);
+        assert_eq!(f64_ptr_inc(&1.5), 2.5);
+        assert!(f64_ptr_inc(std::ptr::null()).is_nan());
     }
 }

@@ -1,0 +1,85 @@
+// One pass over a JS argument that validates it and copies it into a plain value koffi consumes
+// (structs become fresh { f0, f1, … } objects). Every user property is read exactly once, so a
+// getter that answers differently the second time, or throws, cannot reach koffi: koffi only ever
+// sees values this module built. Functions are generated per struct type (V8 sees monomorphic
+// field loads); user field names enter the source only as JSON string literals.
+import { is64, isStructIR, SCALARS } from './ir.js';
+import type { StructIR, ValueIR } from './ir.js';
+
+/** What a snapshot returns for an invalid value (never a value koffi could receive). */
+export const BAD: unique symbol = Symbol('rustplug.invalid');
+
+export type Snapshot = (v: unknown) => unknown;
+export type Decoder = (k: unknown) => unknown;
+
+const snapshots = new WeakMap<StructIR, Snapshot>();
+const scalarSnapshots = new Map<string, Snapshot>();
+const decoders = new WeakMap<StructIR, Decoder>();
+
+/** JS value → koffi value, or BAD. Scalars come back as they are. */
+export function snapshotOf(t: ValueIR): Snapshot {
+  if (!isStructIR(t)) {
+    let s = scalarSnapshots.get(t);
+    if (s === undefined) {
+      s = new Function('BAD', `"use strict"; return function snapshot(v) { return ${SCALARS[t]!.check('v')} ? v : BAD; };`)(BAD) as Snapshot;
+      scalarSnapshots.set(t, s);
+    }
+    return s;
+  }
+  let s = snapshots.get(t);
+  if (s === undefined) {
+    const nested: Snapshot[] = [];
+    const n = t.fields.length;
+    const lines = [t.tuple ? `if (!Array.isArray(v) || v.length !== ${n}) return BAD;` : `if (typeof v !== 'object' || v === null) return BAD;`];
+    const out: string[] = [];
+    t.fields.forEach((f, i) => {
+      lines.push(`const v${i} = v[${t.tuple ? i : JSON.stringify(f.name)}];`);
+      if (isStructIR(f.type)) {
+        nested.push(snapshotOf(f.type));
+        lines.push(`const s${i} = N[${nested.length - 1}](v${i});`, `if (s${i} === BAD) return BAD;`);
+        out.push(`f${i}: s${i}`);
+      } else {
+        lines.push(`if (!(${SCALARS[f.type]!.check(`v${i}`)})) return BAD;`);
+        out.push(`f${i}: v${i}`);
+      }
+    });
+    lines.push(`return { ${out.join(', ')} };`);
+    s = new Function('BAD', 'N', `"use strict";\nreturn function snapshot(v) {\n${lines.join('\n')}\n};`)(BAD, nested) as Snapshot;
+    snapshots.set(t, s);
+  }
+  return s;
+}
+
+/** A 64-bit integer from koffi: a number only while it is exact. */
+export function from64(v: unknown): unknown {
+  return typeof v === 'number' && !Number.isSafeInteger(v) ? BigInt(v) : v;
+}
+
+/** koffi value → JS value (structs get the user's field names back, tuples become arrays), or
+ *  undefined when koffi's value is already the JS one. */
+export function decoderOf(t: ValueIR): Decoder | undefined {
+  if (!isStructIR(t)) return is64(t) ? from64 : undefined;
+  let d = decoders.get(t);
+  if (d === undefined) {
+    const nested: Decoder[] = [];
+    const items = t.fields.map((f, i) => {
+      const conv = decoderOf(f.type);
+      const v = conv === undefined ? `k.f${i}` : `N[${nested.push(conv) - 1}](k.f${i})`;
+      if (t.tuple) return v;
+      // A computed key defines an own property even for '__proto__' (a plain one would set the prototype).
+      return f.name === '__proto__' ? `["__proto__"]: ${v}` : `${JSON.stringify(f.name)}: ${v}`;
+    });
+    const body = t.tuple ? `[${items.join(', ')}]` : `{ ${items.join(', ')} }`;
+    d = new Function('N', `"use strict";\nreturn function decode(k) {\nreturn ${body};\n};`)(nested) as Decoder;
+    decoders.set(t, d);
+  }
+  return d;
+}
+
+/** A fresh zero of t in koffi form (0, false, null, or a struct of zeros): what an out box starts as. */
+export function zeroOf(t: ValueIR): unknown {
+  if (!isStructIR(t)) return t === 'bool' ? false : t === 'pointer' ? null : 0;
+  const out: Record<string, unknown> = {};
+  t.fields.forEach((f, i) => (out[`f${i}`] = zeroOf(f.type)));
+  return out;
+}
