@@ -5,8 +5,9 @@
 import { describe, expect, test } from 'vitest';
 
 import { futureStats, open } from '../src/index.js';
+import { asyncPluginPath } from './helpers/async-fixture.js';
 
-const lib = open('rust-fixtures/target/release/libasync_plugin.so', {
+const lib = open(asyncPluginPath, {
   mix_args: { parameters: ['i8', 'f64', 'u16', 'f32', 'i64', 'f64', 'bool'], result: { future: 'f64' } },
   sum6: { parameters: ['u64', 'u64', 'u64', 'u64', 'u64', 'u64'], result: { future: 'u64' } },
   sum9f: { parameters: ['f64', 'f64', 'f64', 'f64', 'f64', 'f64', 'f64', 'f64', 'f64'], result: { future: 'f64' } },

@@ -3,7 +3,7 @@
 // Prints one JSON line per event; the parent checks the lines, the exit code and the timing.
 import { open, futureStats } from '../../dist/index.js';
 
-const plugin = new URL('../../rust-fixtures/target/release/libasync_plugin.so', import.meta.url).pathname;
+const plugin = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/release/libasync_plugin.so`;
 const decls = {
   sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
   thread_sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },

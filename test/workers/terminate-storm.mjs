@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { futureStats, open } from '../../dist/index.js';
 
 const [mode = 'storm', rounds = '3', perRound = '2'] = process.argv.slice(2);
-const root = new URL('../../rust-fixtures/target/', import.meta.url).pathname;
+const root = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/`;
 const lib = open(`${root}release/libasync_plugin.so`, {
   futures_alive: { parameters: [], result: 'i64' },
   wakers_alive: { parameters: [], result: 'i64' },
