@@ -56,3 +56,37 @@ san_build_addon() {
   "$cxx" -shared "${flags[@]}" "$objdir"/*.o -o "$addon.tmp" -ldl -lpthread
   mv "$addon.tmp" "$addon"
 }
+
+# san_vitest TAG ADDON PREFIX... -- VITEST_ARGS...
+# Checks that node started through PREFIX (e.g. `env LD_PRELOAD=...`) loads ADDON (RUSTPLUG_ADDON
+# must point at it), then runs vitest through PREFIX. Sets vitest_status instead of failing:
+# the sanitizer logs are read either way.
+san_vitest() {
+  local tag=$1 addon=$2
+  shift 2
+  local prefix=()
+  while [ "$1" != -- ]; do
+    prefix+=("$1")
+    shift
+  done
+  shift
+  # No leak report from this short check (ASan: later options win).
+  "${prefix[@]}" env ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" node --input-type=module -e "
+    await import('./dist/index.js');
+    const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
+    if (!maps.includes('$addon')) { console.error('$tag: $addon was not loaded'); process.exit(1); }
+  "
+  echo "$tag: vitest $* through ${prefix[*]}"
+  set +e
+  "${prefix[@]}" node node_modules/vitest/vitest.mjs run "$@"
+  vitest_status=$?
+  set -e
+}
+
+# san_finish TAG LOG_COUNT LOG_DIR VITEST_STATUS FILTER_STATUS: the run's verdict. A report of
+# ours fails the run even when every test passed.
+san_finish() {
+  echo "$1: $2 sanitizer log file(s) in $3; vitest exit status $4; report filter status $5"
+  if [ "$5" -ne 0 ]; then exit 1; fi
+  exit "$4"
+}

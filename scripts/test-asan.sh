@@ -59,18 +59,8 @@ export LSAN_OPTIONS="log_path=$root/$logs/asan:exitcode=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$root/$logs/ubsan"
 export RUSTPLUG_ADDON="$root/$addon"
 
-# The sanitized addon is the one that gets loaded.
-LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0 node --input-type=module -e "
-  await import('./dist/index.js');
-  const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
-  if (!maps.includes('$out/rustplug.node')) { console.error('test-asan: $addon was not loaded'); process.exit(1); }
-"
-
-echo "test-asan: vitest ${files[*]} with LD_PRELOAD=$libasan"
-set +e
-LD_PRELOAD="$libasan" node node_modules/vitest/vitest.mjs run "${files[@]}"
-status=$?
-set -e
+san_vitest test-asan "$addon" env LD_PRELOAD="$libasan" -- "${files[@]}"
+status=$vitest_status
 
 # Reports. Any UBSan report or any ASan error report (use-after-free, overflow, double free...)
 # whose stack goes through native/ fails the run. For leaks, only blocks that rustplug's own code
@@ -117,6 +107,4 @@ process.exit(fatal);
 JS
 filter=$?
 set -e
-echo "test-asan: ${#reports[@]} sanitizer log file(s) in $logs; vitest exit status $status; report filter status $filter"
-if [ "$filter" -ne 0 ]; then exit 1; fi
-exit "$status"
+san_finish test-asan "${#reports[@]}" "$logs" "$status" "$filter"
