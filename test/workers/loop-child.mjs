@@ -89,8 +89,9 @@ switch (mode) {
     // process.exit() while futures are pending (ref'd and not) must not crash.
     const lib = open(plugin, decls);
     lib.symbols.never().then(print('resolved'), fail);
-    lib.symbols.thread_sleep_u64(100, 1).then(print('resolved'), fail);
-    lib.symbols.sleep_u64(100, 1).then(print('resolved'), fail);
+    // Far longer than the 20 ms before exit, so a slow loop (test:tsan) still exits first.
+    lib.symbols.thread_sleep_u64(5000, 1).then(print('resolved'), fail);
+    lib.symbols.sleep_u64(5000, 1).then(print('resolved'), fail);
     say({ event: 'started', pending: stats().pending });
     setTimeout(() => process.exit(3), 20);
     break;

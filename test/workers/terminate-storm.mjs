@@ -42,6 +42,9 @@ while (lib.symbols.threads_alive() !== 0 && Date.now() < end) await sleep(5);
 while ((lib.symbols.wakers_alive() !== 0 || futureStats().wakerCells !== 0) && Date.now() < end) await sleep(5);
 // This thread's own hub still works.
 const value = await lib.symbols.thread_sleep_u64(1, 11);
+// Its thread counts itself out just after the wake.
+const end2 = Date.now() + 5000;
+while (lib.symbols.threads_alive() !== 0 && Date.now() < end2) await sleep(5);
 process.stdout.write(
   JSON.stringify({
     terminations,
