@@ -79,7 +79,7 @@ if [ ! -f "$shim" ] || [ scripts/tsan/mem-shim.c -nt "$shim" ]; then
   "$cc" -shared -fPIC -O2 -Wall -o "$shim" scripts/tsan/mem-shim.c
 fi
 missing=$(comm -23 \
-  <(nm -D --undefined-only "$target/release/libasync_plugin.so" | grep -o '__tsan_[a-z0-9_]*' | sort -u) \
+  <(nm -D --undefined-only "$target"/release/lib{basic,async_plugin}.so | grep -o '__tsan_[a-z0-9_]*' | sort -u) \
   <(nm -D --defined-only "$libtsan" "$shim" | grep -o '__tsan_[a-z0-9_]*' | sort -u))
 if [ -n "$missing" ]; then
   echo "test-tsan: the instrumented Rust fixtures call TSan entry points that $libtsan lacks:" $missing >&2
@@ -88,9 +88,10 @@ if [ -n "$missing" ]; then
 fi
 preload="$libtsan:$root/$shim"
 
-# 4. Can TSan map its shadow memory here? Some kernels randomise mmap addresses so widely
-#    (vm.mmap_rnd_bits > 28) that gcc 12's runtime finds its ranges taken and aborts with
-#    "unexpected memory mapping"; ASLR off (setarch -R, inherited by children) avoids that.
+# 4. Can TSan map its shadow memory here? With more address randomisation than gcc 12's runtime
+#    expects (vm.mmap_rnd_bits = 32, the default of some recent distributions; 28 is fine) it
+#    finds its ranges taken and aborts with "unexpected memory mapping". ASLR off for this
+#    process tree (setarch -R, inherited by every child) avoids that without touching sysctls.
 run=()
 tsan_starts() { probe=$("$@" env LD_PRELOAD="$preload" node -e 0 2>&1) && ! grep -q 'FATAL\|unexpected memory mapping' <<<"$probe"; }
 if ! tsan_starts; then
