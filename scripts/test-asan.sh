@@ -5,9 +5,10 @@
 #   npm run test:asan                 # every test/future*.test.ts
 #   npm run test:asan -- test/future.test.ts
 #
-# 1. Compiles native/*.cc with g++ -fsanitize=address,undefined into build/asan/rustplug.node
-#    (the normal build/Release/rustplug.node is left alone; nothing is downloaded: the headers
-#    come from /usr/include/node and node-addon-api).
+# 1. Compiles the sources binding.gyp lists (scripts/addon-gyp.mjs) with g++
+#    -fsanitize=address,undefined into build/asan/rustplug.node (the normal
+#    build/Release/rustplug.node is left alone; nothing is downloaded: the headers come from
+#    /usr/include/node and node-addon-api; scripts/sanitizer-common.sh).
 # 2. Runs vitest with LD_PRELOAD=libasan.so (node itself is not instrumented, so the ASan
 #    runtime must come first) and RUSTPLUG_ADDON pointing src/native.ts at that build. Child
 #    processes and worker threads inherit both.
@@ -31,33 +32,16 @@ mkdir -p "$out"
 rm -rf "$logs"
 mkdir -p "$logs"
 
+source scripts/sanitizer-common.sh
 cxx=${CXX:-g++}
 libasan=$("$cxx" -print-file-name=libasan.so)
 if [ ! -e "$libasan" ] || [ "$libasan" = libasan.so ]; then
   echo "test-asan: $cxx has no libasan.so (apt-get install g++ provides it)" >&2
   exit 1
 fi
-node_include=${NODE_INCLUDE:-/usr/include/node}
-if [ ! -f "$node_include/node_api.h" ]; then
-  node_include=$(dirname "$(command -v node)")/../include/node
-fi
-if [ ! -f "$node_include/node_api.h" ]; then
-  echo "test-asan: node_api.h not found (set NODE_INCLUDE to the directory with Node's headers)" >&2
-  exit 1
-fi
-napi_include=$(node -p "require('node-addon-api').include_dir")
-
-sources=(native/*.cc)
+san_find_headers test-asan
 addon=$out/rustplug.node
-# Rebuild when a source or header is newer than the addon.
-if [ ! -f "$addon" ] || [ -n "$(find native -newer "$addon" -print -quit)" ]; then
-  echo "test-asan: compiling ${#sources[@]} files into $addon"
-  "$cxx" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-    -shared -fPIC -Wall -Wextra -Wno-unused-parameter \
-    -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED \
-    -I"$node_include" -I"$napi_include" \
-    "${sources[@]}" -o "$addon" -ldl -lpthread
-fi
+san_build_addon test-asan "$addon" -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # dist/ must exist for the child processes and workers (test/global-setup.ts rebuilds it when
 # stale, but it runs inside the sanitized vitest process too; build it here first).
@@ -75,18 +59,8 @@ export LSAN_OPTIONS="log_path=$root/$logs/asan:exitcode=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$root/$logs/ubsan"
 export RUSTPLUG_ADDON="$root/$addon"
 
-# The sanitized addon is the one that gets loaded.
-LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0 node --input-type=module -e "
-  await import('./dist/index.js');
-  const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
-  if (!maps.includes('$out/rustplug.node')) { console.error('test-asan: $addon was not loaded'); process.exit(1); }
-"
-
-echo "test-asan: vitest ${files[*]} with LD_PRELOAD=$libasan"
-set +e
-LD_PRELOAD="$libasan" node node_modules/vitest/vitest.mjs run "${files[@]}"
-status=$?
-set -e
+san_vitest test-asan "$addon" env LD_PRELOAD="$libasan" -- "${files[@]}"
+status=$vitest_status
 
 # Reports. Any UBSan report or any ASan error report (use-after-free, overflow, double free...)
 # whose stack goes through native/ fails the run. For leaks, only blocks that rustplug's own code
@@ -99,7 +73,7 @@ set +e
 node --input-type=module - "${reports[@]}" <<'JS'
 import { readFileSync } from 'node:fs';
 let fatal = 0;
-const ours = /native\/[a-z_]+\.(cc|h):\d+/;
+const ours = /native\/(?:[a-z0-9_]+\/)*[a-z0-9_]+\.(cc|h):\d+/;
 for (const file of process.argv.slice(2)) {
   const text = readFileSync(file, 'utf8');
   const errors = [...text.matchAll(/ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer)[^\n]*/g)].map((m) => m[0]);
@@ -133,6 +107,4 @@ process.exit(fatal);
 JS
 filter=$?
 set -e
-echo "test-asan: ${#reports[@]} sanitizer log file(s) in $logs; vitest exit status $status; report filter status $filter"
-if [ "$filter" -ne 0 ]; then exit 1; fi
-exit "$status"
+san_finish test-asan "${#reports[@]}" "$logs" "$status" "$filter"

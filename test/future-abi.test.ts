@@ -3,8 +3,9 @@
 import { describe, expect, test } from 'vitest';
 
 import { DeclarationError, futureStats, open } from '../src/index.js';
+import { cAsyncPath } from './helpers/async-fixture.js';
 
-const lib = open('rust-fixtures/target/c/libc_async.so', {
+const lib = open(cAsyncPath, {
   c_bad_tag: { parameters: ['u32', 'u32'], result: { future: 'u64' } },
   c_futures_alive: { parameters: [], result: 'i64' },
 });

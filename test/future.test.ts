@@ -248,8 +248,10 @@ describe('results after a wake from another thread', () => {
       }
     }
     // A 0 ms tokio sleep may finish before its first poll ends: such a future settles at once.
+    // How many depends on how fast this thread runs next to tokio's: 18 of these calls sleep 0 ms,
+    // and under test:tsan 13 to 15 futures settled at once. The point is that most stay pending.
     const atOnce = statsDelta(before).settled;
-    expect(atOnce).toBeLessThan(10);
+    expect(atOnce).toBeLessThan(30);
     expect(futureStats().pending).toBe(300 - atOnce);
     expect(futureStats().loopRefs).toBe(300 - atOnce);
     const values = await Promise.all(jobs.map(([p]) => p));

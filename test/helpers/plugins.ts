@@ -8,13 +8,20 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * Where the built fixtures are: rust-fixtures/target, or RUSTPLUG_FIXTURES_TARGET (the same
+ * layout, release/ and c/; scripts/test-tsan.sh points it at its instrumented builds). The test
+ * workers read the variable themselves.
+ */
+export const FIXTURES_TARGET = process.env.RUSTPLUG_FIXTURES_TARGET || join(REPO, 'rust-fixtures', 'target');
+
 export const PLUGINS = {
   /** crate-type = ["cdylib"]: std linked in, no Rust NEEDED. */
-  basic: join(REPO, 'rust-fixtures', 'target', 'release', 'libbasic.so'),
+  basic: join(FIXTURES_TARGET, 'release', 'libbasic.so'),
   /** The same source as a Rust dylib built with -C prefer-dynamic: NEEDED libstd-<hash>.so. */
-  basicDylib: join(REPO, 'rust-fixtures', 'target', 'release', 'libbasic_dylib.so'),
+  basicDylib: join(FIXTURES_TARGET, 'release', 'libbasic_dylib.so'),
   /** Plain C: c_add(int, int), c_mul(double, double), c_name(). */
-  cplugin: join(REPO, 'rust-fixtures', 'target', 'c', 'libcplugin.so'),
+  cplugin: join(FIXTURES_TARGET, 'c', 'libcplugin.so'),
 } as const;
 
 /** Builds the fixtures when one is missing (fast no-op when they are up to date). */

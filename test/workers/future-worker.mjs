@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { AbortError, futureStats, open } from '../../dist/index.js';
 
-const root = new URL('../../rust-fixtures/target/', import.meta.url).pathname;
+const root = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/`;
 const lib = open(`${root}release/libasync_plugin.so`, {
   sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
   sleep_us_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },

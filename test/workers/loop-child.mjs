@@ -3,7 +3,7 @@
 // Prints one JSON line per event; the parent checks the lines, the exit code and the timing.
 import { open, futureStats } from '../../dist/index.js';
 
-const plugin = new URL('../../rust-fixtures/target/release/libasync_plugin.so', import.meta.url).pathname;
+const plugin = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/release/libasync_plugin.so`;
 const decls = {
   sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
   thread_sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
@@ -89,8 +89,9 @@ switch (mode) {
     // process.exit() while futures are pending (ref'd and not) must not crash.
     const lib = open(plugin, decls);
     lib.symbols.never().then(print('resolved'), fail);
-    lib.symbols.thread_sleep_u64(100, 1).then(print('resolved'), fail);
-    lib.symbols.sleep_u64(100, 1).then(print('resolved'), fail);
+    // Far longer than the 20 ms before exit, so a slow loop (test:tsan) still exits first.
+    lib.symbols.thread_sleep_u64(5000, 1).then(print('resolved'), fail);
+    lib.symbols.sleep_u64(5000, 1).then(print('resolved'), fail);
     say({ event: 'started', pending: stats().pending });
     setTimeout(() => process.exit(3), 20);
     break;

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { futureStats, open } from '../../dist/index.js';
 
 const [mode = 'storm', rounds = '3', perRound = '2'] = process.argv.slice(2);
-const root = new URL('../../rust-fixtures/target/', import.meta.url).pathname;
+const root = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/`;
 const lib = open(`${root}release/libasync_plugin.so`, {
   futures_alive: { parameters: [], result: 'i64' },
   wakers_alive: { parameters: [], result: 'i64' },
@@ -42,6 +42,9 @@ while (lib.symbols.threads_alive() !== 0 && Date.now() < end) await sleep(5);
 while ((lib.symbols.wakers_alive() !== 0 || futureStats().wakerCells !== 0) && Date.now() < end) await sleep(5);
 // This thread's own hub still works.
 const value = await lib.symbols.thread_sleep_u64(1, 11);
+// Its thread counts itself out just after the wake.
+const end2 = Date.now() + 5000;
+while (lib.symbols.threads_alive() !== 0 && Date.now() < end2) await sleep(5);
 process.stdout.write(
   JSON.stringify({
     terminations,

@@ -1,0 +1,92 @@
+# Sourced by scripts/test-asan.sh and scripts/test-tsan.sh: finds the headers and builds the
+# native addon with sanitizer flags from binding.gyp's source list (scripts/addon-gyp.mjs).
+# Expects $root (the repo) as the working directory; bash, `set -euo pipefail`.
+
+# Node's headers: /usr/include/node (Debian's nodejs-dev / NodeSource), else next to the node
+# binary, else $NODE_INCLUDE. Sets node_include and napi_include.
+san_find_headers() {
+  local tag=$1
+  node_include=${NODE_INCLUDE:-/usr/include/node}
+  if [ ! -f "$node_include/node_api.h" ]; then
+    node_include=$(dirname "$(command -v node)")/../include/node
+  fi
+  if [ ! -f "$node_include/node_api.h" ]; then
+    echo "$tag: node_api.h not found (set NODE_INCLUDE to the directory with Node's headers)" >&2
+    exit 1
+  fi
+  napi_include=$(node -p "require('node-addon-api').include_dir")
+}
+
+# san_build_addon TAG OUT_NODE COMPILER_FLAGS...
+# Compiles every source binding.gyp lists (two at a time) into OUT_NODE, when the addon is missing
+# or older than anything in native/, binding.gyp, the calling script or this file.
+san_build_addon() {
+  local tag=$1 addon=$2
+  shift 2
+  local flags=("$@")
+  local sources defines
+  mapfile -t sources < <(node scripts/addon-gyp.mjs sources)
+  mapfile -t defines < <(node scripts/addon-gyp.mjs defines)
+  [ ${#sources[@]} -gt 0 ] || { echo "$tag: no sources from binding.gyp" >&2; exit 1; }
+  if [ -f "$addon" ] && [ -z "$(find native binding.gyp "scripts/$tag.sh" scripts/sanitizer-common.sh scripts/addon-gyp.mjs -newer "$addon" -print -quit)" ]; then
+    return 0
+  fi
+  local cxx=${CXX:-g++}
+  local objdir
+  objdir="$(dirname "$addon")/obj"
+  rm -rf "$objdir"
+  mkdir -p "$objdir"
+  echo "$tag: compiling ${#sources[@]} files from binding.gyp into $addon"
+  local common=(-std=c++17 -g -fno-omit-frame-pointer -fPIC -Wall -Wextra -Wno-unused-parameter
+    "${defines[@]/#/-D}" -I"$node_include" -I"$napi_include" "${flags[@]}")
+  # One object per source, named after its path (native/runtime/hub.cc -> native_runtime_hub.o),
+  # at most two compilers at a time.
+  local src obj pids=() failed=0
+  for src in "${sources[@]}"; do
+    obj="$objdir/$(echo "${src%.*}" | tr / _).o"
+    "$cxx" "${common[@]}" -c "$src" -o "$obj" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge 2 ]; then
+      wait "${pids[0]}" || failed=1
+      pids=("${pids[@]:1}")
+    fi
+  done
+  for obj in "${pids[@]}"; do wait "$obj" || failed=1; done
+  [ "$failed" -eq 0 ] || { echo "$tag: compile failed" >&2; exit 1; }
+  "$cxx" -shared "${flags[@]}" "$objdir"/*.o -o "$addon.tmp" -ldl -lpthread
+  mv "$addon.tmp" "$addon"
+}
+
+# san_vitest TAG ADDON PREFIX... -- VITEST_ARGS...
+# Checks that node started through PREFIX (e.g. `env LD_PRELOAD=...`) loads ADDON (RUSTPLUG_ADDON
+# must point at it), then runs vitest through PREFIX. Sets vitest_status instead of failing:
+# the sanitizer logs are read either way.
+san_vitest() {
+  local tag=$1 addon=$2
+  shift 2
+  local prefix=()
+  while [ "$1" != -- ]; do
+    prefix+=("$1")
+    shift
+  done
+  shift
+  # No leak report from this short check (ASan: later options win).
+  "${prefix[@]}" env ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" node --input-type=module -e "
+    await import('./dist/index.js');
+    const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
+    if (!maps.includes('$addon')) { console.error('$tag: $addon was not loaded'); process.exit(1); }
+  "
+  echo "$tag: vitest $* through ${prefix[*]}"
+  set +e
+  "${prefix[@]}" node node_modules/vitest/vitest.mjs run "$@"
+  vitest_status=$?
+  set -e
+}
+
+# san_finish TAG LOG_COUNT LOG_DIR VITEST_STATUS FILTER_STATUS: the run's verdict. A report of
+# ours fails the run even when every test passed.
+san_finish() {
+  echo "$1: $2 sanitizer log file(s) in $3; vitest exit status $4; report filter status $5"
+  if [ "$5" -ne 0 ]; then exit 1; fi
+  exit "$4"
+}
