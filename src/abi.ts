@@ -29,6 +29,11 @@ export function pollStruct(value: TypeObject): TypeObject {
   return koffi.struct({ tag: 'uint8_t', value });
 }
 
+/** `FfiOption<T>` is `repr(C, u8)` too: a u8 tag (None = 0, Some = 1) then T. */
+export function optionStruct(value: TypeObject): TypeObject {
+  return koffi.struct({ tag: 'uint8_t', value });
+}
+
 /** `extern "C" fn(fut_ptr, cx: *mut FfiContext) -> FfiPoll<T>`; both pointers passed as bigints. */
 export function pollProto(pollType: TypeObject): TypeObject {
   return koffi.proto(pollType, ['void *', 'void *']);

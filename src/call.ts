@@ -18,7 +18,11 @@ import { CallbackParameter, callbackAdapter, dropWithOwner, memoryResultSize, re
 import type { GuardedCallback } from './callback.js';
 import { FutureSymbol } from './future.js';
 import { addon } from './native.js';
-import type { NativeFutureSymbol, NativeLibrary } from './native.js';
+import type { NativeCallback, NativeFutureSymbol, NativeLibrary } from './native.js';
+import { registerJsCallback, releaseJsCallbacks } from './js-callback.js';
+import { failedStream, startStream } from './stream.js';
+import type { PluginStream } from './stream.js';
+import type { CallControl } from './future.js';
 import type { CallOptions } from './types.js';
 import { FfiFuture } from './abi.js';
 
@@ -72,7 +76,9 @@ function isResizable(v: unknown): boolean {
 }
 
 export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState): Function {
-  const { params, result, isFuture } = ir;
+  const { params, result, isFuture, isStream } = ir;
+  // Futures and streams: the call returns at once and the plugin keeps using its arguments.
+  const isAsync = isFuture || isStream;
   const freeAddress = ir.free !== undefined ? lib.address(ir.free) : undefined;
   const free = freeAddress !== undefined ? (koffi.decode(freeAddress, FREE_PROTO) as (p: bigint) => void) : undefined;
   const name = ir.exported;
@@ -90,7 +96,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       throw new PluginClosedError(`${name}() was called after the library ${lib.path} was closed; open it again to call it`, { path: lib.path });
     },
     count(n: number): never {
-      throw new PluginArgumentError(name, `${signature} takes ${params.length} argument${params.length === 1 ? '' : 's'}${isFuture ? ' (plus an optional { signal, ref } options object)' : ''}, got ${n}`);
+      throw new PluginArgumentError(name, `${signature} takes ${params.length} argument${params.length === 1 ? '' : 's'}${isAsync ? ' (plus an optional { signal, ref } options object)' : ''}, got ${n}`);
     },
     bad(i: number, v: unknown): never {
       throw new PluginArgumentError(name, `${name}(): parameter ${i} (${params[i]!.text}) expects ${params[i]!.expect}, got ${kindOf(v)}`);
@@ -158,6 +164,19 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     sym: undefined as NativeFutureSymbol | undefined,
     start: addon.futureStart,
     koffiStart: addon.futureKoffiStart,
+    streamStart: addon.streamStart,
+    streamKoffiStart: addon.streamKoffiStart,
+    /** A `{ callback }` argument: its trampoline for this call ([address, handle]). */
+    jsCb(i: number, f: Function): [bigint, NativeCallback] {
+      return registerJsCallback(`${name}() parameter ${i}`, params[i]!.jsCallback!, f, false);
+    },
+    stream(start: () => number, c: CallControl | undefined, cbs: [bigint, NativeCallback][] | undefined): PluginStream<unknown> {
+      return startStream(start, c?.signal, cbs === undefined ? undefined : () => releaseJsCallbacks(cbs.map((x) => x[1])));
+    },
+    /** A stream call that failed before the plugin ran: the iterator's first next() rejects. */
+    failed(p: Promise<never>): PluginStream<unknown> {
+      return failedStream(p);
+    },
   };
 
   const args = params.map((_, i) => `a${i}`);
@@ -167,6 +186,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   const guarded: number[] = [];
   const prepare: string[] = [];
   const keep: string[] = [];
+  const jsCallbacks: number[] = [];
   params.forEach((p, i) => {
     const a = `a${i}`;
     const k = `k${i}`;
@@ -179,7 +199,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
         converted(`h.S[${i}](${a})`);
         break;
       case 'pointerTo':
-        if (isFuture) {
+        if (isAsync) {
           converted(`h.encode(${i}, ${a})`);
           keep.push(k);
         } else {
@@ -193,7 +213,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
         break;
       case 'string':
         checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
-        if (isFuture) {
+        if (isAsync) {
           checks.push(`const ${k} = h.cstr(${a});`);
           callArgs.push(k);
           keep.push(k);
@@ -203,11 +223,18 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
         break;
       case 'buffer':
         checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
-        if (isFuture) {
+        if (isAsync) {
           checks.push(`if (h.isResizable(${a})) h.resizable(${i});`);
           keep.push(a);
         }
         callArgs.push(a);
+        break;
+      case 'jsCallback':
+        checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
+        // Registered right before the call (a bad option must not leak it), released when the
+        // call ends: the index into the call's callback list stands in for the argument.
+        callArgs.push(`cbs[${jsCallbacks.length}][0]`);
+        jsCallbacks.push(i);
         break;
       case 'callback':
         checks.push(`if (!(${p.check!(a)})) h.bad(${i}, ${a});`);
@@ -225,7 +252,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   const guardedParams = guarded.map((i) => callbacks[i]!);
   let body: string;
   let direct = false;
-  if (!isFuture) {
+  if (!isAsync) {
     // koffi returns ±2^53 as numbers; the API returns numbers only for safe integers.
     const post = result.isString
       ? 'h.str(r)'
@@ -258,7 +285,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       ...(lib.unmaps ? [`h.s.depth++;`, `try {`, ...call, `} finally {`, `  if (--h.s.depth === 0 && h.s.closeDeferred !== undefined) h.s.closeDeferred();`, `}`] : call),
     ].join('\n');
   } else {
-    const d = new FutureSymbol(name, result, params, address, lib, ir.ref, freeAddress);
+    const d = new FutureSymbol(name, result, params, address, lib, ir.ref, freeAddress, isStream);
     h.d = d;
     h.sym = d.native;
     const n = params.length;
@@ -267,31 +294,45 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     // a worker termination cannot fall between them. Signatures the addon's call planner accepts
     // are called by the addon itself; the rest through their koffi function.
     direct = d.planned;
-    const startArgs = `h.sym, ${direct ? '' : 'raw, '}c === undefined ? ${d.ref} : c.ref, ${keepExpr}, c === undefined ? undefined : c.slot${callArgs.map((a) => `, ${a}`).join('')}`;
-    // An async call never throws: whatever goes wrong before the plugin runs (a getter that
-    // throws, a bad signal, a string too long to encode) becomes the returned Promise's rejection.
-    body = [
-      `try {`,
+    const startFn = isStream ? (direct ? 'h.streamStart' : 'h.streamKoffiStart') : direct ? 'h.start' : 'h.koffiStart';
+    const startArgs = `h.sym, ${direct ? '' : 'raw, '}c === undefined ? ${d.ref} : c.ref, ${keepExpr}${isStream ? '' : ', c === undefined ? undefined : c.slot'}${callArgs.map((a) => `, ${a}`).join('')}`;
+    const cbsExpr = jsCallbacks.length ? 'cbs' : 'undefined';
+    const prologue = [
       `if (h.s.closed) h.closed();`,
       `const n = arguments.length;`,
       `if (n !== ${n} && (n !== ${n + 1} || !h.isOpts(o))) h.count(n);`,
       ...checks,
       `let c;`,
-      `if (o !== undefined) { c = h.d.control(o); if (c instanceof Promise) return c; }`,
+      `if (o !== undefined) { c = h.d.control(o); if (c instanceof Promise) return ${isStream ? 'h.failed(c)' : 'c'}; }`,
       // Reading the arguments and options may have run JS (getters) that closed the library or
       // aborted the signal.
       `if (h.s.closed) h.closed();`,
-      `if (c !== undefined && c.signal !== undefined && c.signal.aborted) return h.d.finish(undefined, c);`,
-      `let r;`,
-      `try { r = ${direct ? 'h.start' : 'h.koffiStart'}(${startArgs}); } catch (e) { return Promise.reject(e); }`,
-      `return h.d.finish(r, c);`,
-      `} catch (e) { return Promise.reject(e); }`,
-    ].join('\n');
+      ...(jsCallbacks.length ? [`const cbs = [${jsCallbacks.map((i) => `h.jsCb(${i}, a${i})`).join(', ')}];`] : []),
+    ];
+    // An async call never throws: whatever goes wrong before the plugin runs (a getter that
+    // throws, a bad signal, a string too long to encode) becomes the returned Promise's rejection
+    // (a stream's first next()).
+    body = isStream
+      ? [
+          `try {`,
+          ...prologue,
+          `return h.stream(() => ${startFn}(${startArgs}), c, ${cbsExpr});`,
+          `} catch (e) { return h.failed(Promise.reject(e)); }`,
+        ].join('\n')
+      : [
+          `try {`,
+          ...prologue,
+          `if (c !== undefined && c.signal !== undefined && c.signal.aborted) return h.d.finish(undefined, c, ${cbsExpr});`,
+          `let r;`,
+          `try { r = ${startFn}(${startArgs}); } catch (e) { h.d.release(${cbsExpr}); return Promise.reject(e); }`,
+          `return h.d.finish(r, c, ${cbsExpr});`,
+          `} catch (e) { return Promise.reject(e); }`,
+        ].join('\n');
     args.push('o');
   }
 
-  const koffiParams = params.map((p) => (isFuture ? asyncKoffiType(p) : p.koffiSync));
-  const raw = direct ? undefined : (koffi.decode(address, koffi.proto(isFuture ? FfiFuture : result.koffiSync, koffiParams)) as Function);
+  const koffiParams = params.map((p) => (isAsync ? asyncKoffiType(p) : p.koffiSync));
+  const raw = direct ? undefined : (koffi.decode(address, koffi.proto(isAsync ? FfiFuture : result.koffiSync, koffiParams)) as Function);
   // The user's key never enters the source (it could be 'h', 'raw', 'a0', a reserved word…): the
   // function gets a fixed name in the source and the key as its `name` (which stack traces show).
   const src = `"use strict";\nreturn function symbol(${args.join(', ')}) {\n${body}\n};`;

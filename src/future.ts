@@ -4,11 +4,12 @@
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
-import { ABI, pollProto, pollStruct } from './abi.js';
+import { ABI, optionStruct, pollProto, pollStruct } from './abi.js';
 import { DeclarationError, PluginPanicError } from './errors.js';
 import type { ParamIR, ResultIR } from './ir.js';
 import { addon } from './native.js';
-import type { NativeFutureSymbol, StructPoll } from './native.js';
+import type { NativeCallback, NativeFutureSymbol, StructPoll } from './native.js';
+import { releaseJsCallbacks } from './js-callback.js';
 import type { LibraryState } from './call.js';
 import { isAborted, readCallOptions } from './options.js';
 import type { CallOptionValues } from './options.js';
@@ -74,11 +75,12 @@ export class FutureSymbol {
     lib: LibraryState,
     declRef: boolean | undefined,
     free: bigint | undefined,
+    stream = false,
   ) {
     this.ref = declRef ?? lib.ref;
     const kind = ABI.resultKinds[result.futureKind];
-    const poll = result.futureKind === 'js' ? structPoll(result) : null;
-    this.native = addon.futureSymbol(lib.native, address, name, kind, argClasses(params), poll, free ?? null, false);
+    const poll = result.futureKind === 'js' ? structPoll(result, stream) : null;
+    this.native = addon.futureSymbol(lib.native, address, name, kind, argClasses(params), poll, free ?? null, stream);
     this.planned = addon.futureSymbolPlanned(this.native);
   }
 
@@ -100,10 +102,16 @@ export class FutureSymbol {
    * that ran inside the first poll may have aborted the signal: the abort wins, as it would a
    * moment later.
    */
-  finish(r: unknown, c: CallControl | undefined): Promise<unknown> {
+  finish(r: unknown, c: CallControl | undefined, cbs?: readonly [bigint, NativeCallback][]): Promise<unknown> {
     const signal = c?.signal;
     if (!(r instanceof Promise)) {
+      this.release(cbs);
       return signal?.aborted ? Promise.reject(new AbortError(signal.reason)) : Promise.resolve(r);
+    }
+    if (cbs !== undefined) {
+      // The call's callbacks live until it settles, however it settles.
+      const release = () => this.release(cbs);
+      r.then(release, release);
     }
     if (signal === undefined) return r;
     const id = c!.slot!.id;
@@ -123,6 +131,11 @@ export class FutureSymbol {
       },
     );
   }
+
+  /** Lets go of a call's `{ callback }` arguments. */
+  release(cbs: readonly [bigint, NativeCallback][] | undefined): void {
+    if (cbs !== undefined) releaseJsCallbacks(cbs.map((x) => x[1]));
+  }
 }
 
 /**
@@ -131,11 +144,14 @@ export class FutureSymbol {
  * call() aborts the process when it runs while a worker is being terminated; a decoded function
  * does not.
  */
-function structPoll(result: ResultIR): StructPoll {
-  const proto = pollProto(pollStruct(result.koffiSync as TypeObject));
+function structPoll(result: ResultIR, stream: boolean): StructPoll {
+  // A stream's poll_next returns FfiPoll<FfiOption<T>>: the option is a u8 tag then T, like the
+  // poll itself (docs/abi.md).
+  const item = result.koffiSync as TypeObject;
+  const proto = pollProto(pollStruct(stream ? optionStruct(item) : item));
   // From the IR made at open(): decoding a poll's value runs no user code.
   const decode = decoderOf(result.value!);
-  type Decoded = (fut: bigint, cx: bigint) => { tag: number; value: unknown };
+  type Decoded = (fut: bigint, cx: bigint) => { tag: number; value: unknown; end?: boolean };
   const decoded = new Map<bigint, Decoded>();
   return (pollFn, fut, cx) => {
     let poll = decoded.get(pollFn);
@@ -144,7 +160,14 @@ function structPoll(result: ResultIR): StructPoll {
       decoded.set(pollFn, poll);
     }
     const r = poll(fut, cx);
-    if (r.tag === ABI.pollTags.ready && decode !== undefined) r.value = decode(r.value);
+    if (r.tag !== ABI.pollTags.ready) return r;
+    if (stream) {
+      const o = r.value as { tag: number; value: unknown };
+      if (o.tag === ABI.optionTags.none) return { tag: r.tag, value: undefined, end: true };
+      if (o.tag !== ABI.optionTags.some) return { tag: 0xff, value: undefined };
+      r.value = o.value;
+    }
+    if (decode !== undefined) r.value = decode(r.value);
     return r;
   };
 }

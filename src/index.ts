@@ -1,6 +1,9 @@
 export { open } from './library.js';
 export type { Library, LibraryInfo, OpenOptions } from './library.js';
 export { AbortError, futureStats } from './future.js';
+export type { PluginStream } from './stream.js';
+export type { PluginCallback } from './js-callback.js';
+export { callbackStats } from './js-callback.js';
 export * from './errors.js';
 export type * from './types.js';
 export { sriOf } from './integrity.js';

@@ -248,7 +248,7 @@ export class TypeReader {
 
 // ---- parameters ---------------------------------------------------------------------------------
 
-export type ParamKind = 'scalar' | 'buffer' | 'string' | 'struct' | 'pointerTo' | 'out' | 'inout' | 'callback';
+export type ParamKind = 'scalar' | 'buffer' | 'string' | 'struct' | 'pointerTo' | 'out' | 'inout' | 'callback' | 'jsCallback';
 
 export interface CallbackIR {
   readonly proto: TypeObject;
@@ -256,19 +256,34 @@ export interface CallbackIR {
   readonly result: ValueIR | 'void' | 'string';
 }
 
+/**
+ * A JS function the plugin may keep and call from any thread (`{ callback: { parameters, result } }`):
+ * the runtime's names of each parameter's and the result's kind, for the native trampolines.
+ */
+export interface JsCallbackIR {
+  readonly params: readonly CallbackKind[];
+  /** A kind, or 'void'; 'string' only for { future: T }. */
+  readonly result: CallbackKind | 'void';
+  readonly future: boolean;
+}
+
+/** The runtime's names of the kinds a callback passes and returns (native/abi: ResultKind). */
+export type CallbackKind = 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'string';
+
 export interface ParamIR {
   readonly kind: ParamKind;
   readonly text: string;
   /** The value type behind struct / pointerTo / out / inout. */
   readonly inner?: ValueIR;
   readonly callback?: CallbackIR;
+  readonly jsCallback?: JsCallbackIR;
   readonly koffiSync: KoffiSpec;
   /** JS source: true when `v` is acceptable, for kinds checked inline (scalar, buffer, string, callback). */
   readonly check?: (v: string) => string;
   readonly expect: string;
 }
 
-const PARAM_TYPE_KEYS = ['struct', 'pointer', 'out', 'inout', 'function'] as const;
+const PARAM_TYPE_KEYS = ['struct', 'pointer', 'out', 'inout', 'function', 'callback'] as const;
 
 export function compileParameter(t: unknown, where: string, types: TypeReader): ParamIR {
   if (typeof t === 'string') {
@@ -324,12 +339,47 @@ export function compileParameter(t: unknown, where: string, types: TypeReader): 
       expect: key === 'out' ? 'a box object {} that receives .value' : `a box { value: ${describe(inner)} }`,
     };
   }
+  if (key === 'callback') {
+    const jsCallback = compileJsCallback(inner0, `${where}.callback`);
+    return {
+      kind: 'jsCallback', text: 'callback(...)', jsCallback, koffiSync: 'void *',
+      check: (v) => `typeof ${v} === 'function'`,
+      expect: 'a function (it may return a Promise)',
+    };
+  }
   const callback = compileCallback(inner0, `${where}.function`, types);
   return {
     kind: 'callback', text: 'function(...)', callback, koffiSync: koffi.pointer(callback.proto),
     check: (v) => `(typeof ${v} === 'function' || ${pointerCheck(v)})`,
     expect: 'a function, a bigint function address or null',
   };
+}
+
+const CALLBACK_SCALARS: ReadonlySet<string> = new Set(['bool', 'i8', 'u8', 'i16', 'u16', 'i32', 'u32', 'i64', 'u64', 'isize', 'usize', 'f32', 'f64', 'pointer']);
+const CALLBACK_KIND: Readonly<Record<string, CallbackKind>> = { isize: 'i64', usize: 'u64' };
+
+function callbackScalar(t: unknown, where: string, allowString: boolean): CallbackKind {
+  if (typeof t === 'string' && CALLBACK_SCALARS.has(t)) return CALLBACK_KIND[t] ?? (t as CallbackKind);
+  if (t === 'string' && allowString) return 'string';
+  throw new DeclarationError(
+    `${where}: a callback the plugin keeps takes and returns scalars (${[...CALLBACK_SCALARS].join(', ')}${allowString ? ', string' : ''}), got ${show(t)}; pass structs through a pointer`,
+  );
+}
+
+export function compileJsCallback(f: unknown, where: string): JsCallbackIR {
+  if (typeof f !== 'object' || f === null) throw new DeclarationError(`${where}: a callback type is { callback: { parameters: [...], result } }`);
+  const { parameters, result } = readKeys(f, where, ['parameters', 'result'] as const);
+  if (!Array.isArray(parameters)) throw new DeclarationError(`${where}: missing parameters (use [] for none)`);
+  if (result === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
+  const params = parameters.map((p, i) => callbackScalar(p, `${where}.parameters[${i}]`, true));
+  if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
+    const { future } = readKeys(result, `${where}.result`, ['future'] as const);
+    if (future === undefined) throw new DeclarationError(`${where}.result: expected a scalar, 'void' or { future: T }`);
+    return Object.freeze({ params: Object.freeze(params), result: future === 'void' ? 'void' : callbackScalar(future, `${where}.result.future`, true), future: true });
+  }
+  // A synchronous result from another thread makes the caller wait for JS: scalars only, and no
+  // string (nothing would own it once JS returns).
+  return Object.freeze({ params: Object.freeze(params), result: result === 'void' ? 'void' : callbackScalar(result, `${where}.result`, false), future: false });
 }
 
 function compileCallback(f: unknown, where: string, types: TypeReader): CallbackIR {
@@ -391,6 +441,8 @@ export interface SymbolIR {
   readonly params: readonly ParamIR[];
   readonly result: ResultIR;
   readonly isFuture: boolean;
+  /** `{ stream: T }`: the call returns an async iterator over the plugin's FfiStream<T>. */
+  readonly isStream: boolean;
   readonly free: string | undefined;
   readonly optional: boolean;
   readonly ref: boolean | undefined;
@@ -435,15 +487,20 @@ function readSymbol(key: string, decl: unknown, types: TypeReader): SymbolIR {
 
   let resultType = d.result;
   let isFuture = false;
+  let isStream = false;
   if (typeof resultType === 'object' && resultType !== null && !Array.isArray(resultType)) {
-    const r = readKeys(resultType, `${where} result`, ['future', 'struct'] as const);
-    if (r.future !== undefined && r.struct === undefined) {
+    const r = readKeys(resultType, `${where} result`, ['future', 'stream', 'struct'] as const);
+    const given = [r.future, r.stream, r.struct].filter((x) => x !== undefined).length;
+    if (given !== 1) {
+      throw new DeclarationError(`${where} result: expected a type name, { struct: ... }, { future: T } or { stream: T }`);
+    } else if (r.future !== undefined) {
       isFuture = true;
       resultType = r.future;
-    } else if (r.struct !== undefined && r.future === undefined) {
-      resultType = types.structValue(resultType, r.struct, `${where} result`);
+    } else if (r.stream !== undefined) {
+      isStream = true;
+      resultType = r.stream;
     } else {
-      throw new DeclarationError(`${where} result: expected a type name, { struct: ... } or { future: T }`);
+      resultType = types.structValue(resultType, r.struct, `${where} result`);
     }
   }
   if (resultType === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
@@ -453,14 +510,20 @@ function readSymbol(key: string, decl: unknown, types: TypeReader): SymbolIR {
   if (free !== undefined && !result.isString) throw new DeclarationError(`${where}: 'free' applies to a 'string' result only`);
   const optional = optionalBoolean(d.optional, where, 'optional') ?? false;
   const ref = optionalBoolean(d.ref, where, 'ref');
-  if (ref !== undefined && !isFuture) throw new DeclarationError(`${where}: 'ref' applies to { future: T } results only (a synchronous call never keeps the event loop alive)`);
-  if (isFuture) {
+  const isAsync = isFuture || isStream;
+  if (ref !== undefined && !isAsync) throw new DeclarationError(`${where}: 'ref' applies to { future: T } and { stream: T } results only (a synchronous call never keeps the event loop alive)`);
+  if (isAsync) {
+    const what = isFuture ? 'a future' : 'a stream';
     for (const p of params) {
-      if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with a future result (the plugin would write after the call returned); return a struct instead`);
-      if (p.kind === 'callback') throw new DeclarationError(`${where}: a JS callback is only valid during a synchronous call; for a future, pass a registered callback address as 'function'`);
+      if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with ${what} result (the plugin would write after the call returned); return a struct instead`);
+      if (p.kind === 'callback') throw new DeclarationError(`${where}: a { function } callback is only valid during a synchronous call; for ${what}, declare it as { callback: { parameters, result } } (callable from any thread until the call ends)`);
+    }
+  } else {
+    for (const p of params) {
+      if (p.kind === 'jsCallback') throw new DeclarationError(`${where}: a { callback } parameter belongs to { future: T } or { stream: T } calls (it lives until the call ends); in a synchronous call use { function: ... }, or keep one with lib.callback()`);
     }
   }
-  return Object.freeze({ key, exported, params: Object.freeze(params), result: Object.freeze(result), isFuture, free, optional, ref });
+  return Object.freeze({ key, exported, params: Object.freeze(params), result: Object.freeze(result), isFuture, isStream, free, optional, ref });
 }
 
 function structResult(v: StructIR): ResultIR {

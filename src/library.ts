@@ -3,18 +3,19 @@ import { resolve } from 'node:path';
 
 import { compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
-import { MissingSymbolError, PluginClosedError } from './errors.js';
+import { MissingSymbolError, PluginArgumentError, PluginClosedError } from './errors.js';
+import { PluginCallback, closedCallbackError } from './js-callback.js';
 import { describeGraph, type DependencyInfo } from './depgraph.js';
-import { readDeclarations } from './ir.js';
+import { compileJsCallback, readDeclarations } from './ir.js';
 import { closeGraph } from './ldpath.js';
 import { loadGraph } from './loader.js';
 import { addon } from './native.js';
-import { readOpenOptions } from './options.js';
+import { readCallbackOptions, readOpenOptions } from './options.js';
 import { preflight } from './preflight.js';
 import type { PreflightResult } from './preflight.js';
 import type { SysrootOption } from './sysroot.js';
 import { suggest } from './suggest.js';
-import type { Declarations, Symbols } from './types.js';
+import type { CallbackArgs, Declarations, JsCallbackResult, JsCallbackType, Symbols } from './types.js';
 
 export interface OpenOptions {
   /** RTLD_LAZY instead of RTLD_NOW: resolve the plugin's own undefined symbols on first use. */
@@ -65,6 +66,15 @@ export interface Library<D extends Declarations> {
    *  symbol throw ERR_PLUGIN_CLOSED, and dlcloses the handle. Idempotent. */
   close(): void;
   [Symbol.dispose](): void;
+  /**
+   * A JS function behind a C function pointer the plugin may keep and call from any thread until
+   * the callback's `close()` or the library's (see README "Callbacks a plugin keeps").
+   */
+  callback<const S extends JsCallbackType['callback']>(
+    signature: S,
+    fn: (...args: CallbackArgs<S['parameters']>) => JsCallbackResult<S['result']>,
+    options?: { ref?: boolean },
+  ): PluginCallback;
 }
 
 const RTLD = addon.RTLD;
@@ -159,8 +169,11 @@ export function open<const D extends Declarations>(path: string, declarations: D
     dependencies: describeGraph(pre.graph),
   };
 
+  // Callbacks made with lib.callback(): closed with the library.
+  const callbacks = new Set<PluginCallback>();
   const finishClose = (): void => {
     state.closeDeferred = undefined;
+    for (const cb of [...callbacks]) cb.close();
     const err = new PluginClosedError(`the library ${abs} was closed while this future was pending`, { path: abs });
     // Pending futures are rejected and dropped (one being polled right now, when its poll
     // returns); the handle is dlclosed once no future holds the code any more.
@@ -186,6 +199,15 @@ export function open<const D extends Declarations>(path: string, declarations: D
     },
     close,
     [Symbol.dispose]: close,
+    callback(signature, fn, options) {
+      if (state.closed) throw closedCallbackError(abs);
+      const ir = compileJsCallback(signature, 'callback(signature)');
+      if (typeof fn !== 'function') throw new PluginArgumentError('callback', 'callback(signature, fn): fn must be a function');
+      const ref = readCallbackOptions(options);
+      const cb = new PluginCallback(`callback(${ir.params.join(', ')})`, ir, fn, ref, (c) => callbacks.delete(c));
+      callbacks.add(cb);
+      return cb;
+    },
   };
   return lib;
 }

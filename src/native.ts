@@ -33,14 +33,16 @@ export interface FutureStats {
 /** A native library (dlopen handle the addon owns) and a prepared future symbol: opaque handles. */
 export type NativeLibrary = { readonly __brand: 'rustplug.Library' };
 export type NativeFutureSymbol = { readonly __brand: 'rustplug.FutureSymbol' };
+export type NativeCallback = { readonly __brand: 'rustplug.Callback' };
 
 /** Polls one struct-result future once: koffi knows the FfiPoll<Struct> return convention. */
-export type StructPoll = (pollFn: bigint, fut: bigint, cx: bigint) => { tag: number; value?: unknown };
+export type StructPoll = (pollFn: bigint, fut: bigint, cx: bigint) => { tag: number; value?: unknown; end?: boolean };
 
 /** The ABI facts, as the addon states them (native/abi/). */
 export interface AbiFacts {
   resultKinds: Record<'void' | 'bool' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64' | 'pointer' | 'string' | 'js', number>;
   pollTags: Record<'ready' | 'pending' | 'panicked', number>;
+  optionTags: Record<'none' | 'some', number>;
   argClasses: Record<'integer' | 'f64' | 'f32', number>;
   /** How many integer-class and floating-point arguments a planned future call carries (0 where this ABI has no planner). */
   futureCallRegisters: { integer: number; float: number };
@@ -81,6 +83,20 @@ export interface Addon {
   futureStart(sym: NativeFutureSymbol, ref: boolean, keep: unknown, slot: { id: number } | undefined, ...args: unknown[]): unknown;
   /** The same through the symbol's koffi function (structs by value, more arguments than registers). */
   futureKoffiStart(sym: NativeFutureSymbol, raw: Function, ref: boolean, keep: unknown, slot: { id: number } | undefined, ...args: unknown[]): unknown;
+  /** Puts a JS function behind a trampoline a plugin may call from any thread: [its address, its handle]. */
+  callbackCreate(
+    fn: Function,
+    name: string,
+    argClasses: number[],
+    argKinds: number[],
+    resultKind: number,
+    future: boolean,
+    ref: boolean,
+  ): [bigint, NativeCallback];
+  /** The trampoline stops reaching JS (later calls get an error future or zero). Idempotent. */
+  callbackRelease(handle: NativeCallback): void;
+  /** Callbacks registered in this process and not yet released, and calls made through them. */
+  callbackStats(): { alive: number; calls: number };
   /** Cancels a pending future or a stream; for a stream, `done` ends a waiting next() with { done: true }. */
   futureCancel(id: number, reason: unknown, done?: boolean): boolean;
   /** Calls a planned stream symbol and takes the stream over (idle until the first next()); returns its id. */

@@ -81,3 +81,18 @@ export function readCallOptions(symbol: string, options: object): CallOptionValu
   }
   return { signal: signal as AbortSignal | undefined, ref: ref as boolean | undefined };
 }
+
+/** lib.callback()'s options: { ref } (default false: a kept callback does not keep the process alive). */
+export function readCallbackOptions(options: unknown): boolean {
+  if (options === undefined) return false;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new PluginArgumentError('callback', 'callback(signature, fn, options): options must be an object { ref?: boolean }');
+  }
+  let ref: unknown;
+  for (const key of Object.keys(options)) {
+    if (key !== 'ref') refuseUnknownKey('callback() options', key, ['ref'] as const);
+    ref = (options as { ref?: unknown }).ref;
+  }
+  if (ref !== undefined && typeof ref !== 'boolean') throw new PluginArgumentError('callback', `callback(): options.ref must be a boolean, got ${typeof ref}`);
+  return ref === true;
+}

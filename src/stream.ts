@@ -10,6 +10,8 @@ export interface StreamStart {
   id: number | undefined;
   error?: unknown;
   signal: AbortSignal | undefined;
+  /** Runs once when the stream is over (the call's `{ callback }` arguments are released). */
+  onEnd?: () => void;
 }
 
 const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true }) as IteratorResult<never>;
@@ -24,6 +26,7 @@ export class PluginStream<T> implements AsyncIterableIterator<T> {
   #error: unknown;
   #failed: boolean;
   #signal: AbortSignal | undefined;
+  #onEnd: (() => void) | undefined;
   /** Settles when every next() asked so far has settled: next() calls run one after another. */
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -32,6 +35,7 @@ export class PluginStream<T> implements AsyncIterableIterator<T> {
     this.#failed = 'error' in start;
     this.#error = start.error;
     this.#signal = start.signal;
+    this.#onEnd = start.onEnd;
     if (this.#id !== undefined && this.#signal !== undefined) watchSignal(this.#signal, this.#id);
   }
 
@@ -48,7 +52,7 @@ export class PluginStream<T> implements AsyncIterableIterator<T> {
   async #pull(): Promise<IteratorResult<T>> {
     if (this.#failed) {
       this.#failed = false;
-      throw this.#error;  // the start failed (bad argument, closed library…): reported once
+      throw await this.#error;  // the start failed (bad argument, closed library…): reported once
     }
     const id = this.#id;
     if (id === undefined) return DONE;
@@ -94,26 +98,37 @@ export class PluginStream<T> implements AsyncIterableIterator<T> {
     if (id === undefined) return;
     this.#id = undefined;
     if (this.#signal !== undefined) unwatchSignal(this.#signal, id);
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.();
   }
 }
 
 /** Starts a stream through the runtime; errors are kept for the iterator's first next(). */
-export function startStream(
-  start: () => number,
-  signal: AbortSignal | undefined,
-): PluginStream<unknown> {
-  if (signal?.aborted) return new PluginStream({ id: undefined, error: new AbortError(signal.reason), signal: undefined });
+export function startStream(start: () => number, signal: AbortSignal | undefined, onEnd?: () => void): PluginStream<unknown> {
+  const failed = (error: unknown) => {
+    onEnd?.();
+    return new PluginStream({ id: undefined, error, signal: undefined });
+  };
+  if (signal?.aborted) return failed(new AbortError(signal.reason));
+  let id: number;
   try {
-    const id = start();
-    // JS run by the plugin during the call may have aborted the signal.
-    if (signal?.aborted) {
-      addon.futureCancel(id, new AbortError(signal.reason));
-      return new PluginStream({ id: undefined, error: new AbortError(signal.reason), signal: undefined });
-    }
-    return new PluginStream({ id, signal });
+    id = start();
   } catch (e) {
-    return new PluginStream({ id: undefined, error: e, signal: undefined });
+    return failed(e);
   }
+  // JS run by the plugin during the call may have aborted the signal.
+  if (signal?.aborted) {
+    addon.futureCancel(id, new AbortError(signal.reason));
+    return failed(new AbortError(signal.reason));
+  }
+  return new PluginStream({ id, signal, onEnd });
+}
+
+/** A stream whose call failed before the plugin ran (the Promise holds the reason). */
+export function failedStream(reason: Promise<never>): PluginStream<unknown> {
+  reason.catch(() => {});  // reported by the first next(), not as an unhandled rejection
+  return new PluginStream({ id: undefined, error: reason, signal: undefined });
 }
 
 export type { NativeFutureSymbol };

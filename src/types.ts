@@ -31,6 +31,22 @@ export interface CallbackType {
   readonly function: { readonly parameters: readonly ParameterType[]; readonly result: ResultType };
 }
 
+/** A scalar a callback that the plugin keeps passes or returns. */
+export type CallbackScalar = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer';
+
+/**
+ * A JS function the plugin may keep and call from any thread until the call ends (futures and
+ * streams only). With `result: { future: T }` the plugin gets an `FfiFuture<JsResult<T>>` the
+ * returned Promise settles; a `void` result from another thread is queued; another result makes
+ * the calling thread wait until JS has run.
+ */
+export interface JsCallbackType {
+  readonly callback: {
+    readonly parameters: readonly (CallbackScalar | 'string')[];
+    readonly result: CallbackScalar | 'void' | { readonly future: CallbackScalar | 'void' | 'string' };
+  };
+}
+
 export type ParameterType =
   | PrimitiveType
   | 'buffer'
@@ -39,7 +55,8 @@ export type ParameterType =
   | PointerToType
   | OutType
   | InOutType
-  | CallbackType;
+  | CallbackType
+  | JsCallbackType;
 
 export type ResultType = ValueType | 'void' | 'string';
 
@@ -48,9 +65,14 @@ export interface FutureType {
   readonly future: ResultType;
 }
 
+/** An `FfiStream<T>` result (docs/abi.md): the call returns an async iterator of T. */
+export interface StreamType {
+  readonly stream: ResultType;
+}
+
 export interface SymbolDeclaration {
   readonly parameters: readonly ParameterType[];
-  readonly result: ResultType | FutureType;
+  readonly result: ResultType | FutureType | StreamType;
   /** The exported name, when it differs from the declaration's key. */
   readonly name?: string;
   /** For a `string` result: the plugin's export that frees it (`extern "C" fn(*mut c_char)`). Without it the string is borrowed and never freed. */
@@ -125,9 +147,14 @@ export type ParameterValue<T> = T extends ValueType
             ? OutBox<ResultValue<U>>
             : T extends { readonly function: { readonly parameters: infer P; readonly result: infer R } }
               ? ((...args: CallbackArgs<P>) => ResultValue<R>) | bigint | null
-              : never;
+              : T extends { readonly callback: { readonly parameters: infer P; readonly result: infer R } }
+                ? (...args: CallbackArgs<P>) => JsCallbackResult<R>
+                : never;
 
-type CallbackArgs<P> = P extends readonly unknown[] ? { -readonly [K in keyof P]: ResultValue<P[K]> } : never;
+/** What a kept callback returns: T (or a Promise of it, for `{ future: T }`). */
+export type JsCallbackResult<R> = R extends { readonly future: infer T } ? ResultValue<T> | PromiseLike<ResultValue<T>> : ResultValue<R>;
+
+export type CallbackArgs<P> = P extends readonly unknown[] ? { -readonly [K in keyof P]: ResultValue<P[K]> } : never;
 
 type ParameterValues<P extends readonly unknown[]> = { -readonly [K in keyof P]: ParameterValue<P[K]> };
 
@@ -136,7 +163,9 @@ export type SymbolFunction<D extends SymbolDeclaration> = FunctionOf<D['paramete
 
 type FunctionOf<P extends readonly unknown[], R> = R extends { readonly future: infer T }
   ? (...args: [...ParameterValues<P>, options?: CallOptions]) => Promise<ResultValue<T>>
-  : (...args: ParameterValues<P>) => ResultValue<R>;
+  : R extends { readonly stream: infer T }
+    ? (...args: [...ParameterValues<P>, options?: CallOptions]) => AsyncIterableIterator<ResultValue<T>>
+    : (...args: ParameterValues<P>) => ResultValue<R>;
 
 export type Symbols<D extends Declarations> = {
   readonly [K in keyof D]: D[K]['optional'] extends true ? SymbolFunction<D[K]> | null : SymbolFunction<D[K]>;

@@ -37,6 +37,10 @@ void RegisterAbiFacts(napi_env env, napi_value exports) {
   static_assert(kPollReady == 0 && kPollPending == 1 && kPollPanicked == 2, "tags in FfiPoll order");
   napi_set_named_property(env, abi, "pollTags", Table(env, kTags, 3));
 
+  static const char* const kOptions[] = {"none", "some"};
+  static_assert(kOptionNone == 0 && kOptionSome == 1, "tags in FfiOption order");
+  napi_set_named_property(env, abi, "optionTags", Table(env, kOptions, 2));
+
   static const char* const kClasses[] = {"integer", "f64", "f32"};
   static_assert(sizeof(kClasses) / sizeof(kClasses[0]) == kArgClassCount, "one name per ArgClass");
   napi_set_named_property(env, abi, "argClasses", Table(env, kClasses, kArgClassCount));

@@ -129,10 +129,7 @@ struct Callback::Call {
 };
 
 void Callback::Release() noexcept {
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    g_alive.fetch_sub(1, std::memory_order_relaxed);
-    delete this;
-  }
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
 Callback* Callback::Acquire(Returns returns, size_t slot) noexcept {
@@ -640,6 +637,7 @@ napi_value Callback::Create(napi_env env, napi_callback_info info) {
       if (tsfn != nullptr) napi_release_threadsafe_function(tsfn, napi_tsfn_release);
       if (c->fn_ != nullptr) napi_delete_reference(env, c->fn_);
       c->fn_ = nullptr;
+      g_alive.fetch_sub(1, std::memory_order_relaxed);
       c->Release();  // the registration's
     }
     c->Release();  // the handle's
@@ -680,6 +678,7 @@ napi_value Callback::ReleaseJs(napi_env env, napi_callback_info info) {
   if (tsfn != nullptr) napi_release_threadsafe_function(tsfn, napi_tsfn_release);
   napi_delete_reference(env, cb->fn_);
   cb->fn_ = nullptr;
+  g_alive.fetch_sub(1, std::memory_order_relaxed);
   cb->Release();  // the registration's
   return Undefined(env);
 }

@@ -32,7 +32,7 @@ class Callback {
   // callbackRelease(handle): the pointer stops reaching JS (calls made later get an error result
   // or zero); idempotent.
   static napi_value ReleaseJs(napi_env env, napi_callback_info info);
-  // callbackStats() -> { alive, calls, queued }
+  // callbackStats() -> { alive: registrations not yet released, calls: made through trampolines }
   static napi_value Stats(napi_env env, napi_callback_info info);
 
   // The trampolines' entry points (any thread).

@@ -14,6 +14,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(clippy::not_unsafe_ptr_arg_deref, clippy::missing_safety_doc)]
 
+mod callbacks;
 mod streams;
 
 use ffi_future::{FfiFuture, FutureExt, LocalFfiFuture};
