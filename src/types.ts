@@ -65,6 +65,12 @@ export interface FutureType {
   readonly future: ResultType;
 }
 
+/** What a `{ stream: T }` call returns: `for await` pulls items; `return()` drops the stream. */
+export interface StreamIterator<T> extends AsyncIterableIterator<T> {
+  return(value?: unknown): Promise<IteratorResult<T>>;
+  throw(e?: unknown): Promise<IteratorResult<T>>;
+}
+
 /** An `FfiStream<T>` result (docs/abi.md): the call returns an async iterator of T. */
 export interface StreamType {
   readonly stream: ResultType;
@@ -164,7 +170,7 @@ export type SymbolFunction<D extends SymbolDeclaration> = FunctionOf<D['paramete
 type FunctionOf<P extends readonly unknown[], R> = R extends { readonly future: infer T }
   ? (...args: [...ParameterValues<P>, options?: CallOptions]) => Promise<ResultValue<T>>
   : R extends { readonly stream: infer T }
-    ? (...args: [...ParameterValues<P>, options?: CallOptions]) => AsyncIterableIterator<ResultValue<T>>
+    ? (...args: [...ParameterValues<P>, options?: CallOptions]) => StreamIterator<ResultValue<T>>
     : (...args: ParameterValues<P>) => ResultValue<R>;
 
 export type Symbols<D extends Declarations> = {
