@@ -31,6 +31,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"callbackCreate", nullptr, Callback::Create, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"callbackRelease", nullptr, Callback::ReleaseJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"callbackRunInline", nullptr, Callback::RunInline, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"callbackStats", nullptr, Callback::Stats, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"library", nullptr, Library::Wrap, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"libraryClose", nullptr, OnHub<&Hub::CloseLibrary>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -1,6 +1,8 @@
 // JS functions a plugin may keep and call from any thread (native/callbacks/): `{ callback: … }`
 // parameters of async calls, which live until the call ends, and `lib.callback()`, which lives
 // until it is closed. The addon gives each one a trampoline address the plugin calls.
+import koffi from 'koffi';
+
 import { ABI } from './abi.js';
 import { PluginClosedError } from './errors.js';
 import type { CallbackKind, JsCallbackIR } from './ir.js';
@@ -9,6 +11,18 @@ import type { NativeCallback } from './native.js';
 
 function argClass(kind: CallbackKind): number {
   return kind === 'f64' ? ABI.argClasses.f64 : kind === 'f32' ? ABI.argClasses.f32 : ABI.argClasses.integer;
+}
+
+// A call a plugin makes on the JS thread may come from inside a koffi call, which runs native
+// code on a stack of its own where V8 cannot run JS; a koffi-registered function switches back to
+// V8's stack before running JS. One per environment (module state is per isolate).
+let inlineEntry: bigint | undefined;
+function inlineEntryAddress(): bigint {
+  if (inlineEntry === undefined) {
+    const proto = koffi.proto('void', ['void *']);
+    inlineEntry = koffi.register((frame: bigint) => addon.callbackRunInline(frame), koffi.pointer(proto)) as unknown as bigint;
+  }
+  return inlineEntry;
 }
 
 /** Registers `fn` behind a trampoline; the caller must release it (or close the library). */
@@ -21,6 +35,7 @@ export function registerJsCallback(name: string, ir: JsCallbackIR, fn: Function,
     ABI.resultKinds[ir.result],
     ir.future,
     ref,
+    inlineEntryAddress(),
   );
 }
 

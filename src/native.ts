@@ -92,7 +92,10 @@ export interface Addon {
     resultKind: number,
     future: boolean,
     ref: boolean,
+    inlineEntry: bigint,
   ): [bigint, NativeCallback];
+  /** Runs one call made on the JS thread (reached through the koffi-registered inline entry). */
+  callbackRunInline(frame: bigint): void;
   /** The trampoline stops reaching JS (later calls get an error future or zero). Idempotent. */
   callbackRelease(handle: NativeCallback): void;
   /** Callbacks registered in this process and not yet released, and calls made through them. */

@@ -195,7 +195,7 @@ describe('unknown keys', () => {
 
   it('ref and optional must be booleans; ref is for futures only', () => {
     declarationError(() => open(PLUGINS.basic, { add: { ...ADD, optional: 'yes' } as never }), /'optional' must be a boolean/);
-    declarationError(() => open(PLUGINS.basic, { add: { ...ADD, ref: false } }), /'ref' applies to \{ future: T \} results only/);
+    declarationError(() => open(PLUGINS.basic, { add: { ...ADD, ref: false } }), /'ref' applies to \{ future: T \} and \{ stream: T \} results only/);
   });
 
   it("in open()'s options", () => {

@@ -128,6 +128,14 @@ struct Callback::Call {
   }
 };
 
+// One call made on the JS thread, handed through koffi's callback entry (see callback.h).
+struct Callback::InlineCall {
+  Callback* cb;
+  const CallFrame* frame;
+  uint64_t word;
+  double num;
+};
+
 void Callback::Release() noexcept {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
@@ -450,7 +458,9 @@ uint64_t Callback::CallInteger(size_t slot, const CallFrame& frame) noexcept {
   uint64_t w = 0;
   double n = 0;
   if (pthread_equal(pthread_self(), cb->js_thread_)) {
-    w = cb->Inline(frame, &n);
+    InlineCall ic{cb, &frame, 0, 0};
+    cb->inline_entry_(&ic);
+    w = ic.word;
   } else if (cb->result_ == kVoid) {
     auto* call = new (std::nothrow) Call{cb, frame};
     if (call != nullptr) {
@@ -485,7 +495,9 @@ double Callback::CallFloat(size_t slot, const CallFrame& frame) noexcept {
   g_calls.fetch_add(1, std::memory_order_relaxed);
   double n = 0;
   if (pthread_equal(pthread_self(), cb->js_thread_)) {
-    cb->Inline(frame, &n);
+    InlineCall ic{cb, &frame, 0, 0};
+    cb->inline_entry_(&ic);
+    n = ic.num;
   } else {
     std::mutex mu;
     std::condition_variable cv;
@@ -546,10 +558,13 @@ void Callback::CallFuture(size_t slot, const CallFrame& frame, FfiFutureRaw* out
 // JS API
 
 napi_value Callback::Create(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 7) {
-    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: callbackCreate() takes 7 arguments");
+  size_t argc = 8;
+  napi_value argv[8];
+  uint64_t entry = 0;
+  bool entry_lossless = false;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 8 ||
+      napi_get_value_bigint_uint64(env, argv[7], &entry, &entry_lossless) != napi_ok || entry == 0) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: callbackCreate() takes 8 arguments");
     return nullptr;
   }
   napi_valuetype t;
@@ -601,6 +616,7 @@ napi_value Callback::Create(napi_env env, napi_callback_info info) {
   }
   cb->env_ = env;
   cb->js_thread_ = pthread_self();
+  cb->inline_entry_ = reinterpret_cast<void (*)(void*)>(static_cast<uintptr_t>(entry));
   napi_value name;
   napi_create_string_utf8(env, cb->name_.c_str(), cb->name_.size(), &name);
   cb->Retain();  // the thread-safe function's reference, dropped when it is finalized
@@ -680,6 +696,21 @@ napi_value Callback::ReleaseJs(napi_env env, napi_callback_info info) {
   cb->fn_ = nullptr;
   g_alive.fetch_sub(1, std::memory_order_relaxed);
   cb->Release();  // the registration's
+  return Undefined(env);
+}
+
+napi_value Callback::RunInline(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint64_t p = 0;
+  bool lossless = false;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+      napi_get_value_bigint_uint64(env, argv[0], &p, &lossless) != napi_ok || p == 0) {
+    napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: callbackRunInline(frame)");
+    return nullptr;
+  }
+  auto* ic = reinterpret_cast<InlineCall*>(static_cast<uintptr_t>(p));
+  ic->word = ic->cb->Inline(*ic->frame, &ic->num);
   return Undefined(env);
 }
 

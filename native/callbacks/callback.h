@@ -27,13 +27,18 @@ namespace rustplug {
 class Callback {
  public:
   // callbackCreate(fn, name, argClasses: number[], argKinds: number[], resultKind, future: boolean,
-  //                ref: boolean) -> [pointer: bigint, handle: External]
+  //                ref: boolean, inlineEntry: bigint) -> [pointer: bigint, handle: External]
+  // inlineEntry: a koffi-registered `void (void*)` that calls callbackRunInline: a call made on the
+  // JS thread may come from inside a koffi call, which runs native code on a stack of its own
+  // where V8 cannot run; koffi's callback entry switches back to V8's stack first.
   static napi_value Create(napi_env env, napi_callback_info info);
   // callbackRelease(handle): the pointer stops reaching JS (calls made later get an error result
   // or zero); idempotent.
   static napi_value ReleaseJs(napi_env env, napi_callback_info info);
   // callbackStats() -> { alive: registrations not yet released, calls: made through trampolines }
   static napi_value Stats(napi_env env, napi_callback_info info);
+  // callbackRunInline(frame: bigint): runs one inline call (the JS side of inlineEntry).
+  static napi_value RunInline(napi_env env, napi_callback_info info);
 
   // The trampolines' entry points (any thread).
   static uint64_t CallInteger(size_t slot, const CallFrame& frame) noexcept;
@@ -42,6 +47,7 @@ class Callback {
 
  private:
   struct Call;
+  struct InlineCall;
   Callback() = default;
   void Retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Release() noexcept;
@@ -67,6 +73,7 @@ class Callback {
   napi_env env_ = nullptr;
   pthread_t js_thread_{};
   napi_ref fn_ = nullptr;  // JS thread only, for inline calls
+  void (*inline_entry_)(void*) = nullptr;
   std::mutex mu_;
   napi_threadsafe_function tsfn_ = nullptr;  // guarded by mu_; null once released or finalized
   bool released_ = false;                    // guarded by mu_

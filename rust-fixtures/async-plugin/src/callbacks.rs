@@ -5,7 +5,7 @@ use ffi_future::js::{JsCall, JsResult};
 use ffi_future::FfiFuture;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::{export, runtime, spawn_thread};
+use crate::{after, export, runtime, spawn_thread};
 
 /// `extern "C" fn(u32) -> FfiFuture<JsResult<u64>>`: a JS async function the host hands over.
 pub type JsU64 = extern "C" fn(u32) -> FfiFuture<JsResult<u64>>;
@@ -55,8 +55,7 @@ pub extern "C" fn js_error_len(cb: JsU64, x: u32) -> FfiFuture<u64> {
 pub extern "C" fn drop_js_future(cb: JsU64, x: u32, ms: u32) -> FfiFuture<u32> {
     export(async move {
         runtime().spawn(async move { drop(cb(x)) }).await.expect("drop_js_future task");
-        tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
-        1
+        after(crate::ms(ms), 1).await
     })
 }
 
