@@ -10,5 +10,9 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     // The fixtures panic on purpose; their messages stay, full backtraces would only be noise.
     env: { RUST_BACKTRACE: '0' },
+    // Child processes are killed by their own timers (at most 30 s); a test outlives its child so
+    // that a slow machine (sanitizer builds, a loaded CI host) reports the child's failure, not a
+    // timeout. Nothing here measures time.
+    testTimeout: 45_000,
   },
 });
