@@ -66,9 +66,11 @@ napi_value Open(napi_env env, napi_callback_info info) {
   }
   napi_set_named_property(env, out, "handle", Addr(env, handle));
   struct link_map* map = nullptr;
-  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr) {
-    napi_set_named_property(env, out, "realPath", Str(env, map->l_name));
-  }
+  // Acquire: another environment's loader may be renaming this object right now (loader.cc
+  // stores the new name with release semantics and never frees the old one).
+  const char* name = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr) name = __atomic_load_n(&map->l_name, __ATOMIC_ACQUIRE);
+  if (name != nullptr) napi_set_named_property(env, out, "realPath", Str(env, name));
   return out;
 }
 
