@@ -4,7 +4,9 @@
 //   node scripts/build-fixtures.mjs [--verbose]
 //
 // 1. scripts/install-deps.sh (Debian's librust-tokio-dev for offline crates; cargo and cc present)
-// 2. cargo build --release --offline -p basic -p async-plugin   -> libbasic.so, libasync_plugin.so
+// 2. cargo build --release --offline -p basic -p async-plugin -p mod_static_a -p mod_static_b
+//    -> libbasic.so, libasync_plugin.so, libmod_static_{a,b}.so (the static pair: cdylibs, each
+//    with its own tokio)
 // 3. cargo rustc -p basic-dylib --release --offline -- -C prefer-dynamic -> libbasic_dylib.so
 //    (the flag applies to the final crate only, so nothing else is rebuilt), then a check that it
 //    NEEDs libstd-<hash>.so
@@ -85,15 +87,19 @@ const rust = {
   basic: join(release, 'libbasic.so'),
   asyncPlugin: join(release, 'libasync_plugin.so'),
   basicDylib: join(release, 'libbasic_dylib.so'),
+  modStaticA: join(release, 'libmod_static_a.so'),
+  modStaticB: join(release, 'libmod_static_b.so'),
 };
 const rustBefore = Object.fromEntries(Object.entries(rust).map(([k, p]) => [k, mtime(p)]));
 
-if (rustBefore.basic < 0 || rustBefore.asyncPlugin < 0 || rustBefore.basicDylib < 0) {
+if (Object.values(rustBefore).some((t) => t < 0)) {
   console.log('build-fixtures: cargo build (release) — the first build takes a while');
 }
-run('cargo', ['build', '--release', '--offline', '-p', 'basic', '-p', 'async-plugin'], { cwd: fixtures, env: cargoEnv });
+run('cargo', ['build', '--release', '--offline', '-p', 'basic', '-p', 'async-plugin', '-p', 'mod_static_a', '-p', 'mod_static_b'], { cwd: fixtures, env: cargoEnv });
 report(rust.basic, rustBefore.basic);
 report(rust.asyncPlugin, rustBefore.asyncPlugin);
+report(rust.modStaticA, rustBefore.modStaticA);
+report(rust.modStaticB, rustBefore.modStaticB);
 
 run('cargo', ['rustc', '-p', 'basic-dylib', '--release', '--offline', '--', '-C', 'prefer-dynamic'], {
   cwd: fixtures,
