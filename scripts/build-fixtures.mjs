@@ -13,7 +13,8 @@
 // 4. RUSTFLAGS='-C prefer-dynamic' cargo build -p exports -p mod_a -p mod_b --target <host> into
 //    rust-fixtures/target/shared: Rust dylibs where mod_a and mod_b link libexports.so, which
 //    links libstd-<hash>.so (own target dir, so the flag never invalidates the other builds;
-//    --target keeps it off build scripts and proc macros)
+//    --target keeps it off build scripts and proc macros); mod_features (mod_b's source against
+//    exports with tokio's io-util) the same way into rust-fixtures/target/shared-features
 // 5. cc -shared -fPIC -O2 for rust-fixtures/c/*.c -> rust-fixtures/target/c/*.so, skipped when
 //    the output is newer than its source and this script
 //
@@ -131,6 +132,16 @@ report(rust.basicDylib, rustBefore.basicDylib);
     env: { ...cargoEnv, RUSTFLAGS: '-C prefer-dynamic' },
   });
   shared.forEach((p, i) => report(p, before[i]));
+
+  // mod_b's source against an exports built with tokio's io-util, in its own target dir (its own
+  // libexports.so there is never used): a module whose manifest differs from the set's.
+  const featuresOut = join(fixtures, 'target', 'shared-features', host, 'release', 'libmod_features.so');
+  const featuresBefore = mtime(featuresOut);
+  run('cargo', ['build', '--release', '--offline', '-p', 'mod_features', '--target-dir', join(fixtures, 'target', 'shared-features'), '--target', host], {
+    cwd: fixtures,
+    env: { ...cargoEnv, RUSTFLAGS: '-C prefer-dynamic' },
+  });
+  report(featuresOut, featuresBefore);
 }
 
 // 5. C ------------------------------------------------------------------------------------------

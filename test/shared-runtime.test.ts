@@ -5,19 +5,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { open, PluginPanicError } from '../src/index.js';
-import { ensureFixtures } from './helpers/plugins.js';
+import { ensureFixtures, rejected } from './helpers/plugins.js';
 import { modADecls, modBDecls, SET, sharedDir } from './helpers/shared-set.js';
 
 ensureFixtures();
 const opts = { libraryPath: [sharedDir] };
 
 async function rejection(p: Promise<unknown>): Promise<PluginPanicError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
+  const e = await rejected(p);
   expect(e).toBeInstanceOf(PluginPanicError);
   return e as PluginPanicError;
 }

@@ -15,6 +15,8 @@ export const SET = {
   modB: join(sharedDir, 'libmod_b.so'),
   staticA: join(releaseDir, 'libmod_static_a.so'),
   staticB: join(releaseDir, 'libmod_static_b.so'),
+  /** mod_b's source against an exports built with tokio's io-util (another feature set). */
+  features: join(REPO, 'rust-fixtures', 'target', 'shared-features', host, 'release', 'libmod_features.so'),
 } as const;
 
 export const modADecls = {

@@ -30,7 +30,8 @@ pub extern "C" fn mod_b_has_runtime() -> bool {
 #[no_mangle]
 pub extern "C" fn mod_b_task_thread(ms: u32) -> FfiFuture<u64> {
     async move {
-        Handle::try_current().expect("mod_b: polled outside the runtime");
+        // Outside every runtime this is tokio's "there is no reactor running" (TryCurrentError's Display).
+        let _handle = Handle::try_current().unwrap_or_else(|e| panic!("mod_b: {e}"));
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(ms.into())).await;
             assert!(runtime::on_worker_thread(), "mod_b: a spawned task ran off the runtime's workers");
