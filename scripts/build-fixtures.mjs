@@ -4,14 +4,17 @@
 //   node scripts/build-fixtures.mjs [--verbose]
 //
 // 1. scripts/install-deps.sh (Debian's librust-tokio-dev for offline crates; cargo and cc present)
-// 2. cargo build --release --offline -p basic -p async-plugin   -> libbasic.so, libasync_plugin.so
+// 2. cargo build --release --offline -p basic -p async-plugin -p mod_static_a -p mod_static_b
+//    -> libbasic.so, libasync_plugin.so, libmod_static_{a,b}.so (the static pair: cdylibs, each
+//    with its own tokio)
 // 3. cargo rustc -p basic-dylib --release --offline -- -C prefer-dynamic -> libbasic_dylib.so
 //    (the flag applies to the final crate only, so nothing else is rebuilt), then a check that it
 //    NEEDs libstd-<hash>.so
 // 4. RUSTFLAGS='-C prefer-dynamic' cargo build -p exports -p mod_a -p mod_b --target <host> into
 //    rust-fixtures/target/shared: Rust dylibs where mod_a and mod_b link libexports.so, which
 //    links libstd-<hash>.so (own target dir, so the flag never invalidates the other builds;
-//    --target keeps it off build scripts and proc macros)
+//    --target keeps it off build scripts and proc macros); mod_features (mod_b's source against
+//    exports with tokio's io-util) the same way into rust-fixtures/target/shared-features
 // 5. cc -shared -fPIC -O2 for rust-fixtures/c/*.c -> rust-fixtures/target/c/*.so, skipped when
 //    the output is newer than its source and this script
 //
@@ -85,15 +88,19 @@ const rust = {
   basic: join(release, 'libbasic.so'),
   asyncPlugin: join(release, 'libasync_plugin.so'),
   basicDylib: join(release, 'libbasic_dylib.so'),
+  modStaticA: join(release, 'libmod_static_a.so'),
+  modStaticB: join(release, 'libmod_static_b.so'),
 };
 const rustBefore = Object.fromEntries(Object.entries(rust).map(([k, p]) => [k, mtime(p)]));
 
-if (rustBefore.basic < 0 || rustBefore.asyncPlugin < 0 || rustBefore.basicDylib < 0) {
+if (Object.values(rustBefore).some((t) => t < 0)) {
   console.log('build-fixtures: cargo build (release) — the first build takes a while');
 }
-run('cargo', ['build', '--release', '--offline', '-p', 'basic', '-p', 'async-plugin'], { cwd: fixtures, env: cargoEnv });
+run('cargo', ['build', '--release', '--offline', '-p', 'basic', '-p', 'async-plugin', '-p', 'mod_static_a', '-p', 'mod_static_b'], { cwd: fixtures, env: cargoEnv });
 report(rust.basic, rustBefore.basic);
 report(rust.asyncPlugin, rustBefore.asyncPlugin);
+report(rust.modStaticA, rustBefore.modStaticA);
+report(rust.modStaticB, rustBefore.modStaticB);
 
 run('cargo', ['rustc', '-p', 'basic-dylib', '--release', '--offline', '--', '-C', 'prefer-dynamic'], {
   cwd: fixtures,
@@ -125,6 +132,16 @@ report(rust.basicDylib, rustBefore.basicDylib);
     env: { ...cargoEnv, RUSTFLAGS: '-C prefer-dynamic' },
   });
   shared.forEach((p, i) => report(p, before[i]));
+
+  // mod_b's source against an exports built with tokio's io-util, in its own target dir (its own
+  // libexports.so there is never used): a module whose manifest differs from the set's.
+  const featuresOut = join(fixtures, 'target', 'shared-features', host, 'release', 'libmod_features.so');
+  const featuresBefore = mtime(featuresOut);
+  run('cargo', ['build', '--release', '--offline', '-p', 'mod_features', '--target-dir', join(fixtures, 'target', 'shared-features'), '--target', host], {
+    cwd: fixtures,
+    env: { ...cargoEnv, RUSTFLAGS: '-C prefer-dynamic' },
+  });
+  report(featuresOut, featuresBefore);
 }
 
 // 5. C ------------------------------------------------------------------------------------------

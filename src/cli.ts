@@ -9,6 +9,7 @@ import { MissingDependencyError, PluginError } from './errors.js';
 import { formatTree } from './depgraph.js';
 import { inspect, type PluginInfo } from './inspect.js';
 import { sriOf, type IntegrityAlgorithm } from './integrity.js';
+import type { PluginManifest } from './manifest.js';
 import { preflight } from './preflight.js';
 
 export const USAGE = `Usage: rustplug <command> [options] <file...>
@@ -16,8 +17,8 @@ export const USAGE = `Usage: rustplug <command> [options] <file...>
 Commands:
   inspect <file...>   Describe each plugin without loading it: kind (cdylib, rust-dylib, c),
                       the rustc that built it, SONAME, machine, the tree of NEEDED libraries as
-                      open() would load them and how each is found, exported functions, size,
-                      sha256.
+                      open() would load them and how each is found, its RUSTPLUG_MANIFEST,
+                      exported functions, size, sha256.
   sizes <file...>     A table of file size, kind, NEEDED count and rustc version, to compare
                       builds (e.g. cdylib vs dylib, with and without -C prefer-dynamic).
   sri <file>          Print the integrity value of a file, for open(path, { integrity }).
@@ -122,6 +123,8 @@ function formatInfo(info: PluginInfo, libraryPath: string[]): string {
   field('machine', info.machine);
   field('size', `${humanSize(info.sizeBytes)} (${info.sizeBytes} bytes)`);
   field('sha256', info.sha256);
+  if (info.manifest === null) field('manifest', '(none: no RUSTPLUG_MANIFEST)');
+  else for (const l of formatManifest(info.manifest)) lines.push(l);
   if (info.needed.length === 0) field('needed', '(none)');
   else {
     // The dependency graph as a tree; the first line (the plugin itself) is the header above.
@@ -147,6 +150,25 @@ function formatInfo(info: PluginInfo, libraryPath: string[]): string {
   field(`exports`, `(${info.exports.length})`);
   for (const e of info.exports) lines.push(`    ${e}`);
   return lines.map((l) => `${l}\n`).join('');
+}
+
+/** The manifest, one fact per line; keys it has beyond the known ones as JSON. */
+function formatManifest(m: PluginManifest): string[] {
+  const lines = ['  manifest'];
+  const row = (k: string, v: string) => lines.push(`    ${k.padEnd(7)} ${v}`);
+  const { rustplug, plugin, rustc, target, abi, shared, ...rest } = m;
+  row('version', String(rustplug));
+  if (plugin) row('plugin', `${plugin.name ?? '?'} ${plugin.version ?? ''}`.trim());
+  if (rustc !== undefined) row('rustc', rustc);
+  if (target !== undefined) row('target', target);
+  if (abi) row('abi', Object.entries(abi).map(([k, v]) => `${k} ${v}`).join(', ') || '(none)');
+  if (shared) {
+    const crates = Object.entries(shared).map(([k, c]) => `${k} ${c.version}${c.features.length ? ` (${c.features.join(', ')})` : ''}`);
+    crates.forEach((c, i) => lines.push(`    ${(i === 0 ? 'shared' : '').padEnd(7)} ${c}`));
+    if (crates.length === 0) row('shared', '(nothing)');
+  }
+  for (const [k, v] of Object.entries(rest)) row(k, JSON.stringify(v));
+  return lines;
 }
 
 function reportError(e: unknown, err: Write): void {

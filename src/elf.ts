@@ -73,6 +73,18 @@ export interface ElfInfo extends ElfHeader {
    * in `.symtab`.
    */
   rustSymbols: boolean;
+  /** The exported data objects asked for with `ReadElfOptions.dataSymbols` that the file defines. */
+  dataSymbols: DataSymbol[];
+}
+
+/** An exported data object and the bytes the file stores for it. */
+export interface DataSymbol {
+  name: string;
+  /** `st_size`. */
+  size: number;
+  /** The first min(size, `maxDataBytes`) bytes as stored in the file, or null when the object has
+   *  no bytes in the file (in `.bss`, or outside every loadable segment's file image). */
+  bytes: Buffer | null;
 }
 
 export interface ReadElfOptions {
@@ -81,6 +93,11 @@ export interface ReadElfOptions {
   /** Read the exported symbols (default true); without them a parse reads only the headers,
    *  the dynamic section and `.comment`. */
   symbols?: boolean;
+  /** Exported data objects (e.g. `RUSTPLUG_MANIFEST`) whose stored bytes to return, read with
+   *  the same bounds as every table. */
+  dataSymbols?: readonly string[];
+  /** The most bytes read per data symbol (default 64 KiB). */
+  maxDataBytes?: number;
 }
 
 export type PluginKind = 'cdylib' | 'rust-dylib' | 'c';
@@ -651,9 +668,11 @@ interface SymbolScan {
   exports: string[];
   objects: string[];
   rust: boolean;
+  /** Wanted data objects: name → st_value, st_size. */
+  wanted: Map<string, { value: number; size: number }>;
 }
 
-function scanSymbols(syms: Buffer, strtab: Buffer, h: ElfHeader, path: string, entsize: number): SymbolScan {
+function scanSymbols(syms: Buffer, strtab: Buffer, h: ElfHeader, path: string, entsize: number, want: ReadonlySet<string> = new Set()): SymbolScan {
   const is64 = h.class === 64;
   const minEnt = is64 ? 24 : 16;
   if (entsize === 0) entsize = minEnt;
@@ -661,18 +680,21 @@ function scanSymbols(syms: Buffer, strtab: Buffer, h: ElfHeader, path: string, e
   const v = new View(syms, h.endian === 'little', is64, path, 'the dynamic symbol table');
   const fns = new Set<string>();
   const objs = new Set<string>();
+  const wanted = new Map<string, { value: number; size: number }>();
   let rust = false;
   const count = Math.floor(syms.length / entsize);
   for (let i = 1; i < count; i++) {
     const b = i * entsize;
     const nameOff = v.u32(b);
-    let info: number, other: number, shndx: number, size: number;
+    let info: number, other: number, shndx: number, size: number, value: number;
     if (is64) {
       info = v.u8(b + 4);
       other = v.u8(b + 5);
       shndx = v.u16(b + 6);
+      value = Number(v.big64(b + 8) & 0xffffffffffffn);
       size = Number(v.big64(b + 16) & 0xffffffffffffn);
     } else {
+      value = v.u32(b + 4);
       size = v.u32(b + 8);
       info = v.u8(b + 12);
       other = v.u8(b + 13);
@@ -692,9 +714,10 @@ function scanSymbols(syms: Buffer, strtab: Buffer, h: ElfHeader, path: string, e
       // Old binutils emit version names (GLIBC_2.2.5) as absolute zero-size objects: not data.
       if (shndx === SHN_ABS && size === 0) continue;
       objs.add(name);
+      if (want.has(name) && !wanted.has(name)) wanted.set(name, { value, size });
     }
   }
-  return { exports: [...fns].sort(), objects: [...objs].sort(), rust };
+  return { exports: [...fns].sort(), objects: [...objs].sort(), rust, wanted };
 }
 
 /**
@@ -741,6 +764,17 @@ function countDynamicSymbols(r: FileReader, h: ElfHeader, segments: Segment[], d
   throw malformed(path, 'the last GNU hash chain does not end within the symbol table');
 }
 
+/** The stored bytes of each wanted data object, found through the PT_LOAD segment holding it. */
+function readDataSymbols(r: FileReader, segments: Segment[], wanted: Map<string, { value: number; size: number }>, max: number): DataSymbol[] {
+  const out: DataSymbol[] = [];
+  for (const [name, { value, size }] of wanted) {
+    const seg = segments.find((s) => s.type === PT_LOAD && value >= s.vaddr && value + size <= s.vaddr + s.filesz);
+    const bytes = seg === undefined ? null : r.read(seg.offset + (value - seg.vaddr), Math.min(size, max), `the data of ${name}`);
+    out.push({ name, size, bytes });
+  }
+  return out;
+}
+
 function parseComments(buf: Buffer): string[] {
   const seen = new Set<string>();
   for (const part of buf.toString('utf8').split('\0')) {
@@ -785,7 +819,8 @@ function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
     let comments: string[] = [];
     let dyn: DynEntry[] = [];
     let dynstr: Buffer | null = null;
-    let symScan: SymbolScan = { exports: [], objects: [], rust: false };
+    let symScan: SymbolScan = { exports: [], objects: [], rust: false, wanted: new Map() };
+    const want = new Set(options.dataSymbols ?? []);
     let symtabSection: Section | undefined;
 
     if (sections.length > 0) {
@@ -808,7 +843,7 @@ function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
       const dynsym = sections.find((s) => s.type === SHT_DYNSYM);
       if (dynsym && options.symbols !== false) {
         const strs = linked(dynsym, 'the dynamic symbol table');
-        symScan = scanSymbols(sectionData(r, dynsym, 'the dynamic symbol table'), strs, h, r.path, dynsym.entsize);
+        symScan = scanSymbols(sectionData(r, dynsym, 'the dynamic symbol table'), strs, h, r.path, dynsym.entsize, want);
       }
       const ci = names.indexOf('.comment');
       if (ci >= 0 && sections[ci]!.type !== SHT_NOBITS) {
@@ -839,7 +874,7 @@ function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
           if (ent < (h.class === 64 ? 24 : 16)) throw malformed(r.path, `DT_SYMENT is ${ent}`);
           const limit = Math.floor(Math.min(Math.max(r.size - off, 0), MAX_TABLE_BYTES) / ent);
           const count = countDynamicSymbols(r, h, segments, dyn, limit);
-          symScan = scanSymbols(r.read(off, count * ent, 'the dynamic symbol table'), dynstr, h, r.path, ent);
+          symScan = scanSymbols(r.read(off, count * ent, 'the dynamic symbol table'), dynstr, h, r.path, ent, want);
         }
       }
     }
@@ -889,6 +924,7 @@ function parseElf(r: FileReader, options: ReadElfOptions): ElfInfo {
       exports: symScan.exports,
       exportedObjects: symScan.objects,
       rustSymbols,
+      dataSymbols: readDataSymbols(r, segments, symScan.wanted, options.maxDataBytes ?? 64 << 10),
     };
   }
 }

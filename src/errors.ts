@@ -17,7 +17,9 @@ export type PluginErrorCode =
   | 'ERR_PLUGIN_INTEGRITY'
   | 'ERR_PLUGIN_INSECURE'
   | 'ERR_PLUGIN_PANIC'
-  | 'ERR_PLUGIN_CALLBACK_THREAD';
+  | 'ERR_PLUGIN_CALLBACK_THREAD'
+  | 'ERR_PLUGIN_INCOMPATIBLE'
+  | 'ERR_PLUGIN_BUSY';
 
 export interface PluginErrorOptions {
   path?: string;
@@ -149,13 +151,51 @@ export class InsecurePluginError extends PluginError {
 /** A plugin's future reported `Panicked` (the plugin caught a panic in `poll`). */
 export class PluginPanicError extends PluginError {
   readonly symbol: string;
-  constructor(symbol: string, options?: PluginErrorOptions) {
-    super(
-      'ERR_PLUGIN_PANIC',
-      `the future returned by '${symbol}' panicked while being polled; the plugin caught the panic, so the process is fine, but the call failed (see the plugin's stderr for the panic message)`,
-      options,
-    );
+  /** The panic's message and location (`msg at src/lib.rs:10:5`) when the plugin reports them
+   *  (plugins built with the rustplug-plugin kit do), else null. */
+  readonly panic: string | null;
+  constructor(symbol: string, options: PluginErrorOptions & { panic?: string | null } = {}) {
+    const what = options.panic
+      ? `panicked while being polled: ${options.panic}. The plugin caught the panic, so the process is fine, but the call failed`
+      : `panicked while being polled; the plugin caught the panic, so the process is fine, but the call failed (see the plugin's stderr for the panic message; plugins built with the rustplug-plugin kit report it here)`;
+    super('ERR_PLUGIN_PANIC', `the future returned by '${symbol}' ${what}`, options);
     this.symbol = symbol;
+    this.panic = options.panic ?? null;
+  }
+}
+
+/** One manifest key on which a plugin differs from a loaded module it shares code with. */
+export interface ManifestDifference {
+  /** `rustc`, `target`, `shared.tokio.features`, `abi.async-ffi`, … */
+  key: string;
+  /** The plugin's value (null: it does not state one). */
+  plugin: string | null;
+  /** The loaded module's value, or what rustplug requires (for `abi.*`). */
+  other: string | null;
+  /** The loaded module, or null when `other` is rustplug's own requirement. */
+  otherPath: string | null;
+}
+
+/**
+ * The plugin cannot share this process with modules already loaded (refused before `dlopen`):
+ * it shares a Rust dylib or libstd with them but was built by another rustc, for another target,
+ * or with other versions or features of a shared crate; or it speaks another async-ffi ABI.
+ */
+export class PluginIncompatibleError extends PluginError {
+  readonly differences: readonly ManifestDifference[];
+  constructor(message: string, differences: readonly ManifestDifference[], options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_INCOMPATIBLE', message, options);
+    this.differences = differences;
+  }
+}
+
+/** `close()` of a module of a sharing set while futures or streams of the set are pending. */
+export class PluginBusyError extends PluginError {
+  /** Futures and streams pending, per module path. */
+  readonly pending: ReadonlyMap<string, number>;
+  constructor(message: string, pending: ReadonlyMap<string, number>, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_BUSY', message, options);
+    this.pending = pending;
   }
 }
 

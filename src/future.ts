@@ -8,6 +8,7 @@ import { ABI, optionStruct, pollProto, pollStruct } from './abi.js';
 import { DeclarationError, PluginPanicError } from './errors.js';
 import type { ParamIR, ResultIR } from './ir.js';
 import { addon } from './native.js';
+import { takePanic } from './panics.js';
 import type { NativeCallback, NativeFutureSymbol, StructPoll } from './native.js';
 import { releaseJsCallbacks } from './js-callback.js';
 import type { LibraryState } from './call.js';
@@ -28,7 +29,9 @@ export class AbortError extends Error {
 }
 
 addon.futureSetup((name: string, tag: number) => {
-  if (tag === ABI.pollTags.panicked) return new PluginPanicError(name);
+  // The runtime calls this on the JS thread right after the poll that panicked: the plugin's
+  // panic slot (src/panics.ts) still holds that panic's message and location.
+  if (tag === ABI.pollTags.panicked) return new PluginPanicError(name, { panic: takePanic(name) });
   return new DeclarationError(
     `the future returned by '${name}' reported poll tag ${tag}, which is none of Ready (${ABI.pollTags.ready}), Pending (${ABI.pollTags.pending}) or Panicked (${ABI.pollTags.panicked}): the declared { future: T } probably does not match the FfiPoll<T> the plugin returns, or the symbol does not return an async-ffi FfiFuture at all`,
   );

@@ -3,6 +3,7 @@
 import { describeGraph, type DependencyInfo } from './depgraph.js';
 import type { PluginKind } from './elf.js';
 import { closeGraph, type NeededEntry } from './ldpath.js';
+import type { PluginManifest } from './manifest.js';
 import { preflight } from './preflight.js';
 import type { SysrootOption } from './sysroot.js';
 
@@ -26,6 +27,8 @@ export interface PluginInfo {
   sizeBytes: number;
   /** SHA-256 of the file, lowercase hex. */
   sha256: string;
+  /** Its RUSTPLUG_MANIFEST, or null when it exports none. */
+  manifest: PluginManifest | null;
 }
 
 export interface InspectOptions {
@@ -56,5 +59,6 @@ export function inspect(path: string, options: InspectOptions = {}): PluginInfo 
     exports: pre.elf.exports,
     sizeBytes: pre.size,
     sha256: pre.sha256,
+    manifest: pre.manifest,
   };
 }

@@ -3,17 +3,20 @@ import { resolve } from 'node:path';
 
 import { compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
-import { MissingSymbolError, PluginArgumentError, PluginClosedError } from './errors.js';
+import { DeclarationError, MissingSymbolError, PluginArgumentError, PluginBusyError, PluginClosedError } from './errors.js';
 import { PluginCallback, closedCallbackError } from './js-callback.js';
 import { describeGraph, type DependencyInfo } from './depgraph.js';
 import { compileJsCallback, readDeclarations } from './ir.js';
 import { closeGraph } from './ldpath.js';
 import { loadGraph } from './loader.js';
+import type { PluginManifest } from './manifest.js';
 import { addon } from './native.js';
 import { readCallbackOptions, readOpenOptions } from './options.js';
+import { registerPanicSource } from './panics.js';
 import { preflight } from './preflight.js';
 import type { PreflightResult } from './preflight.js';
 import type { SysrootOption } from './sysroot.js';
+import { addMember, checkAbi, checkSharing, factsOf, setOf, sharedObjects, type Member } from './sharing.js';
 import { suggest } from './suggest.js';
 import type { CallbackArgs, Declarations, JsCallbackResult, JsCallbackType, Symbols } from './types.js';
 
@@ -53,6 +56,14 @@ export interface LibraryInfo {
   flags: string[];
   /** The loaded dependency graph: node 0 is the plugin, `needed` holds node indexes. */
   dependencies: DependencyInfo[];
+  /** Its RUSTPLUG_MANIFEST, read from the file before loading; null when it exports none. */
+  manifest: PluginManifest | null;
+}
+
+export interface CloseOptions {
+  /** Wait until no future or stream of this library — and, for a module of a sharing set, of
+   *  any module of the set — is pending, then close. */
+  wait?: boolean;
 }
 
 export interface Library<D extends Declarations> {
@@ -63,8 +74,13 @@ export interface Library<D extends Declarations> {
   /** The address of any export, as a bigint (e.g. to pass as a 'function' argument). */
   address(name: string): bigint;
   /** Drops this library's pending futures (rejecting them with ERR_PLUGIN_CLOSED), makes every
-   *  symbol throw ERR_PLUGIN_CLOSED, and dlcloses the handle. Idempotent. */
+   *  symbol throw ERR_PLUGIN_CLOSED, and dlcloses the handle. Idempotent. A module of a sharing
+   *  set is not closed while futures of the set are pending: that throws ERR_PLUGIN_BUSY. */
   close(): void;
+  /** Makes every symbol throw ERR_PLUGIN_CLOSED at once, waits until nothing of the library (of
+   *  its sharing set) is pending, then closes it; pending calls complete normally. */
+  close(options: CloseOptions & { wait: true }): Promise<void>;
+  close(options?: CloseOptions): void | Promise<void>;
   [Symbol.dispose](): void;
   /**
    * A JS function behind a C function pointer the plugin may keep and call from any thread until
@@ -91,6 +107,24 @@ export function open<const D extends Declarations>(path: string, declarations: D
     sysroot: options.sysroot,
   });
   const abs = path.includes('/') ? resolve(path) : pre.loadPath;
+  // The load-time contract, before any of the plugin's code runs: its async ABI, and whether it
+  // may share code with the modules already loaded (src/sharing.ts).
+  // From the IR: the user's declaration objects are never read again after readDeclarations.
+  const asyncSymbols = declared.filter((ir) => ir.isFuture || ir.isStream).map((ir) => ir.exported);
+  const objects = sharedObjects(pre.graph);
+  try {
+    checkAbi(abs, pre.manifest, asyncSymbols);
+    checkSharing(abs, objects, factsOf(pre.manifest, pre.rustc));
+    if (objects.size > 0 && options.nodelete === false) {
+      throw new DeclarationError(
+        `${abs} shares code with other Rust modules (${[...objects.values()].join(', ')}), whose runtime threads may run its code at any time: it is never unmapped, so the option nodelete: false cannot apply; drop it`,
+        { path: abs },
+      );
+    }
+  } catch (e) {
+    closeGraph(pre.graph, false);
+    throw e;
+  }
   const flagNames: string[] = [options.lazy ? 'RTLD_LAZY' : 'RTLD_NOW', options.global ? 'RTLD_GLOBAL' : 'RTLD_LOCAL'];
   if (options.nodelete !== false) flagNames.push('RTLD_NODELETE');
   if (options.deepbind) flagNames.push('RTLD_DEEPBIND');
@@ -167,24 +201,82 @@ export function open<const D extends Declarations>(path: string, declarations: D
     flags: flagNames,
     sha256: pre.sha256,
     dependencies: describeGraph(pre.graph),
+    manifest: pre.manifest,
   };
+
+  // A panic caught in a poll reaches the PluginPanicError with its message when the plugin (or a
+  // Rust dylib it links, e.g. the one carrying the kit) exports the kit's panic slot.
+  const take = asyncSymbols.length ? addon.dlsym(handle, 'rustplug_take_panic') : '';
+  const dropPanicSource = typeof take === 'bigint' ? registerPanicSource(take, asyncSymbols) : () => {};
+
+  let member: Member | undefined;
+  if (objects.size > 0) {
+    member = { path: abs, objects, facts: factsOf(pre.manifest, pre.rustc), tasks: () => addon.libraryTasks(native), idle: () => addon.libraryIdle(native) };
+    addMember(member);
+  }
 
   // Callbacks made with lib.callback(): closed with the library.
   const callbacks = new Set<PluginCallback>();
   const finishClose = (): void => {
     state.closeDeferred = undefined;
     for (const cb of [...callbacks]) cb.close();
+    dropPanicSource();
     const err = new PluginClosedError(`the library ${abs} was closed while this future was pending`, { path: abs });
     // Pending futures are rejected and dropped (one being polled right now, when its poll
     // returns); the handle is dlclosed once no future holds the code any more.
     addon.libraryClose(native, err);
   };
-  const close = (): void => {
-    if (state.closed) return;
+  let waiting: Promise<void> | undefined;
+  /** Futures and streams pending in this library's set (just this library when it is in none). */
+  const pendingInSet = (): Map<string, number> => {
+    const pending = new Map<string, number>();
+    const set = member ? setOf(member) : [{ path: abs, tasks: () => addon.libraryTasks(native) }];
+    for (const m of set) {
+      const n = m.tasks();
+      if (n > 0) pending.set(m.path, (pending.get(m.path) ?? 0) + n);
+    }
+    return pending;
+  };
+  const closeNow = (): void => {
+    if (member) {
+      const pending = pendingInSet();
+      if (pending.size > 0) {
+        const list = [...pending].map(([p, n]) => `${p}: ${n}`).join('; ');
+        throw new PluginBusyError(
+          `cannot close ${abs} now: it shares code and runtime threads with other modules, and futures or streams of that set are pending (${list}). Their tasks may run any module's code, so none is closed under them: await lib.close({ wait: true }) to close once they have settled, or cancel them first (AbortSignal).`,
+          pending,
+          { path: abs },
+        );
+      }
+    }
     state.closed = true;
     if (state.depth > 0) state.closeDeferred = finishClose;
     else finishClose();
   };
+  const closeWhenIdle = async (): Promise<void> => {
+    // New calls are refused from now on; pending ones (here and in the set) run to completion.
+    state.closed = true;
+    for (;;) {
+      const set = member ? setOf(member) : [{ tasks: () => addon.libraryTasks(native), idle: () => addon.libraryIdle(native) }];
+      const busy = set.filter((m) => m.tasks() > 0);
+      if (busy.length === 0) break;
+      await Promise.all(busy.map((m) => m.idle()));
+    }
+    if (state.depth > 0) state.closeDeferred = finishClose;
+    else finishClose();
+  };
+  function close(): void;
+  function close(options: CloseOptions & { wait: true }): Promise<void>;
+  function close(options?: CloseOptions): void | Promise<void>;
+  function close(options?: CloseOptions): void | Promise<void> {
+    if (options?.wait === true) {
+      if (waiting) return waiting;
+      if (state.closed) return Promise.resolve();
+      return (waiting = closeWhenIdle());
+    }
+    if (state.closed) return;
+    closeNow();
+  }
 
   const lib: Library<D> = {
     symbols: symbols as Symbols<D>,
@@ -198,7 +290,6 @@ export function open<const D extends Declarations>(path: string, declarations: D
       return state.address(name);
     },
     close,
-    [Symbol.dispose]: close,
     callback(signature, fn, options) {
       if (state.closed) throw closedCallbackError(abs);
       const ir = compileJsCallback(signature, 'callback(signature)');
@@ -208,6 +299,7 @@ export function open<const D extends Declarations>(path: string, declarations: D
       callbacks.add(cb);
       return cb;
     },
+    [Symbol.dispose]: () => close(),
   };
   return lib;
 }

@@ -13,6 +13,7 @@ import { DeclarationError, MissingDependencyError, PluginError, PluginFormatErro
 import { checkIntegrity, hashFd, parseIntegrity } from './integrity.js';
 import { closeGraph, missingNodes, resolveGraph, type DependencyGraph, type NeededEntry, type ResolvedNode, type SearchStep } from './ldpath.js';
 import { initialLdLibraryPath } from './ldso.js';
+import { MANIFEST_SYMBOL, manifestOf, type PluginManifest } from './manifest.js';
 import { checkPermissions } from './permissions.js';
 import { suggest } from './suggest.js';
 import { rustDylibCrate, rustupToolchainFor, toolchains, type SysrootOption } from './sysroot.js';
@@ -48,6 +49,8 @@ export interface PreflightResult {
   /** SHA-256 of the opened file, lowercase hex. */
   sha256: string;
   size: number;
+  /** Its RUSTPLUG_MANIFEST (read from the file, no code run), or null when it exports none. */
+  manifest: PluginManifest | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,7 +274,8 @@ export function preflight(path: string, options: PreflightOptions = {}): Preflig
     if (vet && !options.allowInsecure) checkPermissions(loadPath, st);
     let sha256: string | undefined;
     if (options.integrity !== undefined) sha256 = checkIntegrity(path, options.integrity, fd).sha256;
-    const elf = readElfFd(fd, path, st.size, { anyArch: !vet });
+    const elf = readElfFd(fd, path, st.size, { anyArch: !vet, dataSymbols: [MANIFEST_SYMBOL] });
+    const manifest = manifestOf(elf, path);
     if (elf.pie) {
       // glibc ≥ 2.30 refuses to dlopen a PIE executable; say so before dlopen's terse message.
       throw new PluginFormatError(
@@ -306,6 +310,7 @@ export function preflight(path: string, options: PreflightOptions = {}): Preflig
       graph,
       sha256,
       size: st.size,
+      manifest,
     };
   } catch (e) {
     if (graph) closeGraph(graph, false);

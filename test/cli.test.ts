@@ -115,6 +115,7 @@ describe('inspect', () => {
       exports: ['uses_dep'],
       sizeBytes: statSync(fx.withRunpath).size,
       sha256: execFileSync('sha256sum', [fx.withRunpath], { encoding: 'utf8' }).split(' ')[0],
+      manifest: null,
     });
     const viaL = JSON.parse((await run('inspect', '--json', '-L', join(fx.dir, 'sub'), fx.needsMissing, fx.withRpath)).out);
     expect(viaL[1].needed[0]).toEqual({ name: 'libsubdep.so', path: fx.subdep, via: 'libraryPath' });

@@ -69,6 +69,16 @@ export function thrown(fn: () => unknown): unknown {
   throw new Error('expected the call to throw, but it returned');
 }
 
+/** Awaits p and returns what it rejected with; fails when it resolves. */
+export async function rejected(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected the promise to reject, but it resolved');
+    },
+    (e: unknown) => e,
+  );
+}
+
 const point = { struct: { x: 'f64', y: 'f64' } } as const;
 const mixedTuple = { struct: ['u8', 'i32', 'u64', 'f32'] } as const;
 const mixedNamed = { struct: { a: 'u8', b: 'i32', c: 'u64', d: 'f32' } } as const;

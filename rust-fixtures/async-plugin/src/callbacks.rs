@@ -1,8 +1,8 @@
 //! Exports that call JS back: futures returned by JS async functions, awaited on this plugin's
-//! tokio runtime (`ffi_future::js`), and plain callbacks called from the JS thread and from
+//! tokio runtime (`rustplug_plugin::ffi::js`), and plain callbacks called from the JS thread and from
 //! other threads.
-use ffi_future::js::{JsCall, JsResult};
-use ffi_future::FfiFuture;
+use rustplug_plugin::ffi::js::{JsCall, JsResult};
+use rustplug_plugin::FfiFuture;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::{after, export, runtime, spawn_thread};

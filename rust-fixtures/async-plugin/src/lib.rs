@@ -1,11 +1,11 @@
-//! `async-plugin`: `FfiFuture<T>` exports (async-ffi 0.5 ABI, via our `ffi-future` crate) for
+//! `async-plugin`: `FfiFuture<T>` exports (async-ffi 0.5 ABI, via the `rustplug-plugin` kit) for
 //! rustplug's tests.
 //!
 //! * Every future this plugin returns carries an [`AliveGuard`]: `futures_alive()` goes up when it
 //!   is created and down when the host calls its `drop_fn` (not when it completes).
 //! * `wakers_alive()` counts owned FFI waker clones held by the plugin (+1 per FFI `clone` call,
 //!   -1 per FFI `wake` or `drop` call); `polls_total()` counts `poll_fn` calls. Both come from
-//!   `ffi_future::stats`, which only this plugin's futures use in this library.
+//!   `rustplug_plugin::stats`, which only this plugin's futures use in this library.
 //! * The plugin owns a tokio multi-thread runtime (2 workers), created on first use and never
 //!   shut down. The library is linked with `-z nodelete` (build.rs) so `dlclose` cannot unmap code
 //!   that tokio's workers or our std threads may still run.
@@ -17,7 +17,9 @@
 mod callbacks;
 mod streams;
 
-use ffi_future::{FfiFuture, FutureExt, LocalFfiFuture};
+rustplug_plugin::manifest!();
+
+use rustplug_plugin::{FfiFuture, FutureExt, LocalFfiFuture};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -43,13 +45,13 @@ pub extern "C" fn futures_alive() -> i64 {
 /// Owned FFI waker clones the plugin holds (FFI `clone` calls minus FFI `wake`/`drop` calls).
 #[no_mangle]
 pub extern "C" fn wakers_alive() -> i64 {
-    ffi_future::stats::owned_ffi_wakers()
+    rustplug_plugin::stats::owned_ffi_wakers()
 }
 
 /// How many times the host called a `poll_fn` of this plugin's futures.
 #[no_mangle]
 pub extern "C" fn polls_total() -> u64 {
-    ffi_future::stats::polls_total()
+    rustplug_plugin::stats::polls_total()
 }
 
 /// Std threads started by the plugin that have not finished (their waker calls are done once

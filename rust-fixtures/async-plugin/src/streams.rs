@@ -1,7 +1,7 @@
-//! `FfiStream<T>` exports (the stream ABI of docs/abi.md, via `ffi_future::stream`): items of every
+//! `FfiStream<T>` exports (the stream ABI of docs/abi.md, via `rustplug_plugin::stream`): items of every
 //! result type, ready at once, woken by tokio workers, woken by a std thread, infinite, and
 //! panicking mid-stream. `streams_alive()` counts streams whose `drop_fn` has not run.
-use ffi_future::stream::{FfiStream, StreamExt};
+use rustplug_plugin::stream::{FfiStream, StreamExt};
 use futures_core::Stream;
 use std::collections::VecDeque;
 use std::ffi::{c_char, CStr};

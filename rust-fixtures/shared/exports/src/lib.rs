@@ -1,5 +1,11 @@
-//! State shared by every module that links this dylib: with `-C prefer-dynamic` there is one
-//! copy of it in the process, so a counter bumped by mod_a is seen by mod_b.
+//! What every module of the set shares: with `-C prefer-dynamic` there is one copy of this crate
+//! in the process — of its counter, of the plugin kit (its runtime, its panic slot) and of tokio
+//! (its thread-local runtime context, its timers) — so a runtime mod_a starts is the one mod_b's
+//! `tokio::spawn` finds. Modules reach tokio and the kit only through these re-exports: a direct
+//! dependency would link a second copy.
+
+pub use rustplug_plugin as kit;
+pub use rustplug_plugin::tokio;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

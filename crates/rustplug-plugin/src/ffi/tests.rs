@@ -244,6 +244,30 @@ fn panic_in_poll_becomes_panicked() {
 }
 
 #[test]
+fn panic_message_and_location_are_kept_for_the_host() {
+    let _s = serial();
+    let n = 3;
+    let line = line!() + 2;
+    let mut fut = async move {
+        panic!("boom {n} (expected by the test)");
+    }
+    .into_ffi();
+    let log = Arc::new(Log::default());
+    assert_eq!(poll_raw::<u32>(&mut fut, &log), FfiPoll::Panicked);
+    let mut buf = [0u8; 512];
+    // SAFETY: buf is writable for its length.
+    let len = unsafe { crate::panic::rustplug_take_panic(buf.as_mut_ptr(), buf.len()) };
+    let record = std::str::from_utf8(&buf[..len]).unwrap();
+    let (when, text) = record.split_once(' ').unwrap();
+    assert!(when.parse::<u128>().unwrap() > 0);
+    assert_eq!(text, format!("boom 3 (expected by the test) at {}:{line}:9", file!()));
+    // Taken: the slot is empty until the next caught panic.
+    // SAFETY: a null buffer with cap 0 is allowed.
+    assert_eq!(unsafe { crate::panic::rustplug_take_panic(std::ptr::null_mut(), 0) }, 0);
+    drop(fut);
+}
+
+#[test]
 fn drop_fn_drops_the_future_once() {
     struct Dropper(#[allow(dead_code)] Arc<()>);
     let rc = Arc::new(());

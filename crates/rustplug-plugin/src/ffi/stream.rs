@@ -11,7 +11,7 @@ use std::pin::Pin;
 
 use futures_core::Stream;
 
-use crate::{stats, FfiContext, FfiPoll};
+use super::{stats, FfiContext, FfiPoll};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Poll;
 
@@ -76,7 +76,10 @@ unsafe extern "C" fn poll_next_boxed<S: Stream>(stream_ptr: *mut (), cx: *mut Ff
     match result {
         Ok(Poll::Ready(item)) => FfiPoll::Ready(item.into()),
         Ok(Poll::Pending) => FfiPoll::Pending,
-        Err(_payload) => FfiPoll::Panicked,
+        Err(payload) => {
+            crate::panic::caught(payload);
+            FfiPoll::Panicked
+        }
     }
 }
 
@@ -116,6 +119,7 @@ pub trait StreamExt: Stream + Sized {
     where
         Self: Send + 'static,
     {
+        crate::panic::install_hook();
         let stream_ptr = Box::into_raw(Box::new(self)).cast::<()>();
         FfiStream { stream_ptr, poll_next_fn: poll_next_boxed::<Self>, drop_fn: drop_stream_boxed::<Self> }
     }
@@ -125,6 +129,7 @@ pub trait StreamExt: Stream + Sized {
     where
         Self: 'static,
     {
+        crate::panic::install_hook();
         let stream_ptr = Box::into_raw(Box::new(self)).cast::<()>();
         LocalFfiStream { stream_ptr, poll_next_fn: poll_next_boxed::<Self>, drop_fn: drop_stream_boxed::<Self> }
     }

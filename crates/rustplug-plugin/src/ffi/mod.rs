@@ -1,8 +1,8 @@
-//! A minimal crate that is ABI-identical to `async-ffi` 0.5 (`ABI_VERSION` 2).
+//! The async-ffi 0.5 types, ABI-identical to the `async-ffi` crate (`ABI_VERSION` 2).
 //!
-//! rustplug's fixtures cannot fetch `async-ffi` (no crates.io here), so this crate re-creates the
-//! parts of it that cross the C boundary, with the same `repr(C)` layouts (see
-//! `docs/abi.md` at the repository root):
+//! This is not a copy of async-ffi: it is an independent implementation of the parts of it that
+//! cross the C boundary, with the same `repr(C)` layouts (see `docs/abi.md` in the rustplug
+//! repository), so a host that speaks async-ffi drives these futures and vice versa:
 //!
 //! * [`FfiFuture<T>`] / [`LocalFfiFuture<T>`]: `{ fut_ptr, poll_fn, drop_fn }`, 24 bytes.
 //! * [`FfiPoll<T>`]: `repr(C, u8)`, `Ready(T) = 0`, `Pending = 1`, `Panicked = 2`.
@@ -10,19 +10,18 @@
 //!
 //! The exporting side: [`FutureExt::into_ffi`] / [`FutureExt::into_local_ffi`] box a Rust
 //! future; its `poll_fn` turns the host's borrowed FFI waker into a std [`Waker`] and polls under
-//! `catch_unwind` (a panic becomes [`FfiPoll::Panicked`]); its `drop_fn` drops the box.
+//! `catch_unwind`: a panic becomes [`FfiPoll::Panicked`], and its message and location are kept
+//! for the host (see [`crate::panic`]).
 //!
 //! The importing side: `FfiFuture<T>` and `LocalFfiFuture<T>` implement [`Future`], so Rust code
-//! (and this crate's tests) can await one. A panic reported by the callee is re-raised as a panic
-//! with the message "FFI future panicked", as `async-ffi` does.
+//! can await one. A panic reported by the callee is re-raised as a panic with the message
+//! "FFI future panicked", as `async-ffi` does.
 //!
 //! Streams: [`stream::FfiStream`] (`{ stream_ptr, poll_next_fn, drop_fn }`, the shape of
 //! async-ffi's issue #19) and [`stream::StreamExt::into_ffi`].
 //!
 //! [`stats`] counts, per copy of this crate (every cdylib that links it has its own), how many
 //! owned FFI waker clones it holds and how many times a `poll_fn` ran.
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs)]
 
 pub mod js;
 pub mod stream;
@@ -248,9 +247,12 @@ unsafe extern "C" fn poll_boxed<F: Future>(fut_ptr: *mut (), cx: *mut FfiContext
     }));
     match result {
         Ok(p) => p.into(),
-        // The payload is dropped here, as async-ffi does. (A payload whose drop panics would
-        // abort: we are in an `extern "C"` function.)
-        Err(_payload) => FfiPoll::Panicked,
+        // The message and location are kept for the host; the payload is dropped here, as
+        // async-ffi does. (A payload whose drop panics would abort: we are in `extern "C"`.)
+        Err(payload) => {
+            crate::panic::caught(payload);
+            FfiPoll::Panicked
+        }
     }
 }
 
@@ -332,6 +334,7 @@ common_impls!(LocalFfiFuture);
 impl<T> FfiFuture<T> {
     /// Boxes a `Send` future.
     pub fn new<F: Future<Output = T> + Send + 'static>(fut: F) -> Self {
+        crate::panic::install_hook();
         let fut_ptr = Box::into_raw(Box::new(fut)).cast::<()>();
         Self { fut_ptr, poll_fn: poll_boxed::<F>, drop_fn: drop_boxed::<F> }
     }
@@ -340,6 +343,7 @@ impl<T> FfiFuture<T> {
 impl<T> LocalFfiFuture<T> {
     /// Boxes a future that need not be `Send`.
     pub fn new<F: Future<Output = T> + 'static>(fut: F) -> Self {
+        crate::panic::install_hook();
         let fut_ptr = Box::into_raw(Box::new(fut)).cast::<()>();
         Self { fut_ptr, poll_fn: poll_boxed::<F>, drop_fn: drop_boxed::<F> }
     }
