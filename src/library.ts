@@ -8,7 +8,7 @@ import { describeGraph, type DependencyInfo } from './depgraph.js';
 import { readDeclarations } from './ir.js';
 import { closeGraph } from './ldpath.js';
 import { loadGraph } from './loader.js';
-import { addon } from './native.js';
+import { addon, loadAddon } from './native.js';
 import { readOpenOptions } from './options.js';
 import { preflight } from './preflight.js';
 import type { PreflightResult } from './preflight.js';
@@ -67,10 +67,9 @@ export interface Library<D extends Declarations> {
   [Symbol.dispose](): void;
 }
 
-const RTLD = addon.RTLD;
-
 export function open<const D extends Declarations>(path: string, declarations: D, options?: OpenOptions): Library<D> {
   if (typeof path !== 'string' || path === '') throw new TypeError('open(path, declarations): path must be a non-empty string');
+  const { RTLD } = loadAddon(); // ERR_PLUGIN_ADDON_UNAVAILABLE before anything else
   // Both read once, before anything is loaded: nothing reads the user's objects again.
   const declared = readDeclarations(declarations);
   options = readOpenOptions(options);

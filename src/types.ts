@@ -9,7 +9,9 @@ export type PrimitiveType = SmallIntType | BigIntType | FloatType | 'bool' | 'po
 
 /** A `repr(C)` struct: a tuple of fields (JS arrays) or named fields (JS objects), in C order. */
 export interface StructType {
-  readonly struct: readonly ValueType[] | { readonly [field: string]: ValueType };
+  // `readonly []` in each list type makes TypeScript infer array literals as tuples (with
+  // `satisfies Declarations` or inline in open()), so no `as const` is needed.
+  readonly struct: readonly [] | readonly ValueType[] | { readonly [field: string]: ValueType };
 }
 /** A value type: anything that can be a struct field or a by-value parameter/result. */
 export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType;
@@ -28,7 +30,7 @@ export interface InOutType {
 }
 /** An `extern "C" fn` the plugin calls back during the call. JS passes a function. */
 export interface CallbackType {
-  readonly function: { readonly parameters: readonly ParameterType[]; readonly result: ResultType };
+  readonly function: { readonly parameters: readonly [] | readonly ParameterType[]; readonly result: ResultType };
 }
 
 export type ParameterType =
@@ -49,7 +51,7 @@ export interface FutureType {
 }
 
 export interface SymbolDeclaration {
-  readonly parameters: readonly ParameterType[];
+  readonly parameters: readonly [] | readonly ParameterType[];
   readonly result: ResultType | FutureType;
   /** The exported name, when it differs from the declaration's key. */
   readonly name?: string;
@@ -132,7 +134,11 @@ type CallbackArgs<P> = P extends readonly unknown[] ? { -readonly [K in keyof P]
 type ParameterValues<P extends readonly unknown[]> = { -readonly [K in keyof P]: ParameterValue<P[K]> };
 
 /** The JS function a declaration turns into. */
-export type SymbolFunction<D extends SymbolDeclaration> = FunctionOf<D['parameters'], D['result']>;
+export type SymbolFunction<D extends SymbolDeclaration> =
+  // The wide SymbolDeclaration (a declaration TypeScript could not read literally, e.g. a variable
+  // whose strings widened to `string`): an untyped function instead of an endless instantiation,
+  // so the one error shown is the declaration's own ("'string' is not assignable to ...").
+  SymbolDeclaration extends D ? (...args: any[]) => any : FunctionOf<D['parameters'], D['result']>;
 
 type FunctionOf<P extends readonly unknown[], R> = R extends { readonly future: infer T }
   ? (...args: [...ParameterValues<P>, options?: CallOptions]) => Promise<ResultValue<T>>
