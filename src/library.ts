@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
 import { MissingSymbolError, PluginClosedError } from './errors.js';
+import { debug, debugResolution, tracedFuture } from './debug.js';
 import { describeGraph, type DependencyInfo } from './depgraph.js';
 import { readDeclarations } from './ir.js';
 import { closeGraph } from './ldpath.js';
@@ -84,6 +85,10 @@ export function open<const D extends Declarations>(path: string, declarations: D
   if (options.nodelete !== false) flagNames.push('RTLD_NODELETE');
   if (options.deepbind) flagNames.push('RTLD_DEEPBIND');
   const flags = flagNames.reduce((acc, n) => acc | RTLD[n as keyof typeof RTLD], 0);
+  if (debug.enabled) {
+    debugResolution(abs, pre.graph);
+    debug('dlopen %s: %s (dependencies: %s, RTLD_LOCAL|RTLD_NODELETE)', abs, flagNames.join('|'), options.lazy ? 'RTLD_LAZY' : 'RTLD_NOW');
+  }
   const depFlags = (options.lazy ? RTLD.RTLD_LAZY : RTLD.RTLD_NOW) | RTLD.RTLD_LOCAL | RTLD.RTLD_NODELETE;
   let handle: bigint;
   try {
@@ -131,12 +136,17 @@ export function open<const D extends Declarations>(path: string, declarations: D
         address = state.address(ir.exported);
       } catch (e) {
         if (ir.optional && e instanceof MissingSymbolError) {
+          debug('bind %s -> %s: not exported (optional: null)', ir.key, ir.exported);
           symbols[ir.key] = null;
           continue;
         }
         throw e;
       }
       symbols[ir.key] = compileSymbol(ir, address, state);
+      if (debug.enabled) {
+        debug('bind %s -> %s at 0x%s (%s)', ir.key, ir.exported, address.toString(16), ir.isFuture ? 'async' : 'sync');
+        if (ir.isFuture) symbols[ir.key] = tracedFuture(ir.key, symbols[ir.key] as (...args: unknown[]) => unknown);
+      }
     }
   } catch (e) {
     state.closed = true;
@@ -168,6 +178,7 @@ export function open<const D extends Declarations>(path: string, declarations: D
   const close = (): void => {
     if (state.closed) return;
     state.closed = true;
+    if (debug.enabled) debug('close %s: %d future(s)/stream(s) pending%s', abs, addon.libraryTasks(native), state.depth > 0 ? ' (inside a call: takes effect when it returns)' : '');
     if (state.depth > 0) state.closeDeferred = finishClose;
     else finishClose();
   };
