@@ -13,8 +13,13 @@ export interface StructType {
   // `satisfies Declarations` or inline in open()), so no `as const` is needed.
   readonly struct: readonly [] | readonly ValueType[] | { readonly [field: string]: ValueType };
 }
-/** A value type: anything that can be a struct field or a by-value parameter/result. */
-export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType;
+/** A fixed-length array `[T; N]`: a struct field or pointee; as a parameter it is passed as a pointer to a copy (as C passes arrays). */
+export interface ArrayType {
+  readonly array: ValueType;
+  readonly length: number;
+}
+/** A value type: anything that can be a struct field or a pointee; all but arrays also by-value parameters and results. */
+export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType | ArrayType;
 
 /** `*const T` / `*mut T` to a struct or scalar: JS passes the value; it is copied in for the call. */
 export interface PointerToType {
@@ -38,12 +43,13 @@ export type ParameterType =
   | 'buffer'
   | 'string'
   | StructType
+  | ArrayType
   | PointerToType
   | OutType
   | InOutType
   | CallbackType;
 
-export type ResultType = ValueType | 'void' | 'string';
+export type ResultType = Exclude<ValueType, ArrayType> | 'void' | 'string';
 
 /** An `FfiFuture<T>` / `LocalFfiFuture<T>` result: the call returns a Promise of T. */
 export interface FutureType {
@@ -94,7 +100,9 @@ export type ResultValue<T> = T extends 'void'
             ? string | null
             : T extends { readonly struct: infer F }
               ? StructValue<F>
-              : never;
+              : T extends { readonly array: infer E }
+                ? ResultValue<E>[]
+                : never;
 
 export type StructValue<F> = F extends readonly unknown[]
   ? { -readonly [K in keyof F]: ResultValue<F[K]> }
@@ -111,7 +119,9 @@ export type ValueInput<T> = T extends SmallIntType | FloatType
         ? bigint | null
         : T extends { readonly struct: infer F }
           ? { [K in keyof F]: ValueInput<F[K]> }
-          : never;
+          : T extends { readonly array: infer E }
+            ? readonly ValueInput<E>[] | (E extends SmallIntType | FloatType ? Exclude<ArrayBufferView, DataView> : never)
+            : never;
 
 export type ParameterValue<T> = T extends ValueType
   ? ValueInput<T>
