@@ -16,6 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 import { printResult, root } from './common.mjs';
+import { buildEnv, nodeDir, nodeGypCommand } from '../scripts/node-toolchain.mjs';
 
 const BENCHES = ['sync-call', 'future-ready', 'future-wake', 'future-many', 'koffi-async'];
 // Benchmarks whose figures are cross-thread wake latencies run twice: pinned to CPU 0 with taskset
@@ -72,16 +73,16 @@ if (!existsSync(join(root, 'build', 'Release', 'rustplug.node'))) {
   process.exit(1);
 }
 
-// The ping-pong baseline lives in its own addon (bench/native/), never in the shipped one. npm
-// puts its bundled node-gyp on PATH for scripts; outside npm, node-gyp must be on PATH.
+// The ping-pong baseline lives in its own addon (bench/native/), never in the shipped one. Built
+// like the addon: npm's node-gyp with this Node's own headers (scripts/node-toolchain.mjs).
 function ensureBenchAddon() {
   const out = join(root, 'bench', 'native', 'build', 'Release', 'rustplug_bench.node');
   const src = join(root, 'bench', 'native', 'pingpong.cc');
   if (mtime(out) >= mtime(src)) return;
   console.log('bench: building the benchmark-only addon (bench/native)');
-  const gyp = process.env.npm_config_node_gyp;
-  const [cmd, ...pre] = gyp ? [process.execPath, gyp] : ['node-gyp'];
-  const r = spawnSync(cmd, [...pre, 'rebuild', '-C', join(root, 'bench', 'native')], { cwd: root, stdio: 'inherit' });
+  const [cmd, gyp] = nodeGypCommand();
+  const prefix = nodeDir();
+  const r = spawnSync(cmd, [gyp, 'rebuild', `--nodedir=${prefix}`, '-C', join(root, 'bench', 'native')], { cwd: root, stdio: 'inherit', env: buildEnv(prefix) });
   if (r.status !== 0) {
     console.error('bench: could not build bench/native (node-gyp); the wake benchmarks need it');
     process.exit(1);

@@ -2,7 +2,8 @@
 # Installs what rust-fixtures/ needs to build offline, and checks the toolchain. Idempotent.
 #
 # Rust crates come from Debian's librust-*-dev packages (crates.io is not reachable): their
-# sources land in /usr/share/cargo/registry, which rust-fixtures/.cargo/config.toml uses as the
+# sources land in /usr/share/cargo/registry, which the rust-fixtures/.cargo/config.toml that
+# scripts/build-fixtures.mjs generates (RUSTPLUG_CRATES=debian) uses as the
 # crates.io replacement. Only tokio and futures-core (and what they pull in) are needed.
 set -euo pipefail
 
@@ -13,7 +14,8 @@ have_crates() {
   compgen -G "$REGISTRY/tokio-1*" >/dev/null && compgen -G "$REGISTRY/futures-core-0.3*" >/dev/null
 }
 
-if ! have_crates; then
+# RUSTPLUG_CRATES=crates-io (set by build-fixtures.mjs when cargo uses crates.io): no Debian crates needed.
+if [ "${RUSTPLUG_CRATES:-debian}" != crates-io ] && ! have_crates; then
   if [ "$(id -u)" -ne 0 ]; then
     cat >&2 <<MSG
 install-deps: the Rust crate sources for the fixtures are missing ($REGISTRY/tokio-1*).

@@ -3,14 +3,23 @@
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 
-import { addon } from './native.js';
+import { addon, type AbiFacts } from './native.js';
 
 // koffi 3.3.4 sets up its call stacks inside load(): a koffi.call or a decoded function used
 // before any load() crashes the process. We never use koffi's loader (the addon owns dlopen),
 // so open the main program once to get that setup done.
 koffi.load(null);
 
-export const ABI = addon.abi;
+/** The addon's ABI facts. Read on first use (importing rustplug never loads the addon): a live
+ *  binding that replaces itself with the addon's object, after checking koffi agrees on sizes. */
+export let ABI: AbiFacts = new Proxy(Object.create(null) as AbiFacts, {
+  get(_target, key) {
+    const facts = addon.abi;
+    if (koffi.sizeof(FfiFuture) !== facts.futureSize) throw new Error('rustplug: koffi and the addon disagree on the size of FfiFuture');
+    ABI = facts;
+    return Reflect.get(facts, key);
+  },
+});
 
 /**
  * `FfiFuture<T>` / `LocalFfiFuture<T>`: 24 bytes, returned by value (hidden result pointer).
@@ -22,7 +31,6 @@ export const FfiFuture = koffi.struct({
   poll_fn: 'void *',
   drop_fn: 'void *',
 });
-if (koffi.sizeof(FfiFuture) !== ABI.futureSize) throw new Error('rustplug: koffi and the addon disagree on the size of FfiFuture');
 
 /** `FfiPoll<T>` is `repr(C, u8)`: a u8 tag then T at its own alignment, like this C struct. */
 export function pollStruct(value: TypeObject): TypeObject {

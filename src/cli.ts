@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // rustplug's command line: inspect plugin files, compare their sizes, compute integrity values.
 
-import { realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 import { hostTarget, pluginKind, readElf } from './elf.js';
 import { MissingDependencyError, PluginError } from './errors.js';
@@ -24,62 +25,142 @@ Commands:
   sri <file>          Print the integrity value of a file, for open(path, { integrity }).
 
 Options:
-  --json                   Machine-readable output (inspect, sizes).
-  -L, --library-path DIR   Search DIR first for NEEDED libraries, like open()'s libraryPath
-                           option (repeatable; inspect).
-  --algo sha256|sha384|sha512
-                           Hash algorithm for sri (default sha256).
-  -h, --help               Show this help.
+  -h, --help          Show this help, or a command's (rustplug inspect --help).
+  -V, --version       Print rustplug's version.
 
-Exit status: 0 on success, 1 if a file could not be read as a plugin (the error is printed
-as "CODE: message"), 2 for a usage error.
+Exit status: 0 on success, 1 for a usage error, 2 if a file could not be handled (the error is
+printed as "CODE: message", then one line of advice), 3 for an internal error.
 `;
+
+export const COMMAND_HELP = {
+  inspect: `Usage: rustplug inspect [--json] [-L DIR]... <file...>
+
+Describes each plugin without loading it: kind (cdylib, rust-dylib, c), the rustc that built it,
+SONAME, machine, the tree of NEEDED libraries as open() would load them and how each is found,
+exported functions, size, sha256.
+
+Options:
+  --json                   One JSON array with an object per file.
+  -L, --library-path DIR   Search DIR first for NEEDED libraries, like open()'s libraryPath
+                           option (repeatable).
+  -h, --help               Show this help.
+`,
+  sizes: `Usage: rustplug sizes [--json] <file...>
+
+A table of file size, kind, NEEDED count and rustc version, to compare builds (e.g. cdylib vs
+dylib, with and without -C prefer-dynamic).
+
+Options:
+  --json       The rows as a JSON array instead of a table.
+  -h, --help   Show this help.
+`,
+  sri: `Usage: rustplug sri [--algo sha256|sha384|sha512] <file>
+
+Prints the integrity value of a file, for open(path, { integrity }).
+
+Options:
+  --algo ALGO  Hash algorithm (default sha256).
+  -h, --help   Show this help.
+`,
+} as const;
 
 type Write = (s: string) => void;
 
 class UsageError extends Error {}
 
+type Command = keyof typeof COMMAND_HELP;
+const isCommand = (s: string | undefined): s is Command => s !== undefined && Object.hasOwn(COMMAND_HELP, s);
+
 interface Parsed {
-  command: string | undefined;
+  command: Command | undefined;
   files: string[];
   json: boolean;
   help: boolean;
+  version: boolean;
   libraryPath: string[];
   algo: IntegrityAlgorithm;
 }
 
-function parseArgs(argv: string[]): Parsed {
-  const p: Parsed = { command: undefined, files: [], json: false, help: false, libraryPath: [], algo: 'sha256' };
-  let onlyFiles = false;
-  const value = (i: number, flag: string): string => {
-    const v = argv[i];
-    if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (onlyFiles || !a.startsWith('-') || a === '-') {
-      if (p.command === undefined) p.command = a;
-      else p.files.push(a);
-      continue;
-    }
-    if (a === '--') onlyFiles = true;
-    else if (a === '--json') p.json = true;
-    else if (a === '-h' || a === '--help') p.help = true;
-    else if (a === '-L' || a === '--library-path') p.libraryPath.push(value(++i, a));
-    else if (a.startsWith('--library-path=')) p.libraryPath.push(a.slice('--library-path='.length));
-    else if (a.startsWith('-L') && a.length > 2) p.libraryPath.push(a.slice(2));
-    else if (a === '--algo' || a.startsWith('--algo=')) {
-      const v = a === '--algo' ? value(++i, a) : a.slice('--algo='.length);
-      if (v !== 'sha256' && v !== 'sha384' && v !== 'sha512') throw new UsageError(`--algo must be sha256, sha384 or sha512, not '${v}'`);
-      p.algo = v;
-    } else throw new UsageError(`unknown option ${a}`);
+const OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  'library-path': { type: 'string', short: 'L', multiple: true },
+  algo: { type: 'string' },
+} as const;
+
+/** The commands each option applies to (help and version: all). */
+const OPTION_COMMANDS: Partial<Record<keyof typeof OPTIONS, readonly Command[]>> = {
+  json: ['inspect', 'sizes'],
+  'library-path': ['inspect'],
+  algo: ['sri'],
+};
+
+function parse(argv: string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    // util.parseArgs's messages are long; say the same in one line.
+    const m = (e as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(m);
+    const missing = /Option '(?:-\w, )?(--?[\w-]+)[^']*' argument missing/.exec(m);
+    throw new UsageError(unknown ? `unknown option ${unknown[1]}` : missing ? `${missing[1]} needs a value` : m.split('\n')[0]!);
   }
-  if (p.command === 'help') {
-    p.help = true;
-    p.command = undefined;
+  const { values } = parsed;
+  const files = [...parsed.positionals];
+  let command: string | undefined = files.shift();
+  let help = values.help ?? false;
+  if (command === 'help') {
+    help = true; // rustplug help [command]
+    command = files.shift();
+  }
+  if (command !== undefined && !isCommand(command)) throw new UsageError(`unknown command '${command}'`);
+  const p: Parsed = {
+    command,
+    files,
+    json: values.json ?? false,
+    help,
+    version: values.version ?? false,
+    libraryPath: values['library-path'] ?? [],
+    algo: 'sha256',
+  };
+  if (values.algo !== undefined) {
+    const v = values.algo;
+    if (v !== 'sha256' && v !== 'sha384' && v !== 'sha512') throw new UsageError(`--algo must be sha256, sha384 or sha512, not '${v}'`);
+    p.algo = v;
+  }
+  if (p.libraryPath.includes('')) throw new UsageError('--library-path needs a value');
+  if (p.command !== undefined && !help) {
+    for (const [opt, commands] of Object.entries(OPTION_COMMANDS)) {
+      if (values[opt as keyof typeof values] !== undefined && !commands.includes(p.command)) {
+        throw new UsageError(`--${opt} applies to ${commands.join(' and ')}`);
+      }
+    }
   }
   return p;
+}
+
+/** One line of advice for an error about a file, by its code. */
+export function advice(e: PluginError): string {
+  switch (e.code) {
+    case 'ERR_PLUGIN_NOT_FOUND':
+    case 'ERR_PLUGIN_NOT_A_FILE':
+      return 'check the path; cargo build --release puts a plugin in target/release/lib<crate>.so';
+    case 'ERR_PLUGIN_NOT_ELF':
+    case 'ERR_PLUGIN_NOT_SHARED_OBJECT':
+      return 'pass the shared library cargo builds for crate-type = ["cdylib"] (or "dylib"), not an executable, object file or other file';
+    case 'ERR_PLUGIN_MALFORMED':
+      return 'the file is damaged: rebuild the plugin or copy it again';
+    case 'ERR_PLUGIN_WRONG_ARCH':
+      return 'rebuild the plugin for this machine (cargo build --target <this machine>), or inspect it where it runs';
+    case 'ERR_PLUGIN_MISSING_DEPENDENCY':
+      return "point -L (open()'s libraryPath) at the directory that holds the missing library, or install it";
+    case 'ERR_PLUGIN_INSECURE':
+      return 'make the file and the directories above it writable only by you or root (chmod go-w)';
+    default:
+      return 'see the message above; rustplug inspect <file> describes what open() would load';
+  }
 }
 
 /** Size as `ls -sh`/`du -h` would round it: 580K, 2.5M. */
@@ -172,38 +253,43 @@ function formatManifest(m: PluginManifest): string[] {
 }
 
 function reportError(e: unknown, err: Write): void {
-  if (e instanceof PluginError) err(`${e.code}: ${e.message}\n`);
+  if (e instanceof PluginError) err(`${e.code}: ${e.message}\nhint: ${advice(e)}\n`);
   else throw e;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 /**
  * Runs the CLI with `argv` (the arguments after the script name). `out` and `err` receive text
- * that ends with a newline. Resolves to the exit code: 0 ok, 1 a PluginError, 2 usage error.
+ * that ends with a newline. Resolves to the exit code: 0 ok, 1 usage error, 2 a file could not be
+ * handled (a PluginError: "CODE: message", then a "hint:" line).
  */
 export async function main(argv: string[], out: Write, err: Write = out): Promise<number> {
+  const usage = (msg: string, command?: Command): number => {
+    err(`rustplug: ${msg}\nTry 'rustplug ${command ? `${command} ` : ''}--help'.\n`);
+    return 1;
+  };
   let p: Parsed;
   try {
-    p = parseArgs(argv);
+    p = parse(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    err(`rustplug: ${e.message}\n\n${USAGE}`);
-    return 2;
+    return usage(e.message, argv.find(isCommand));
   }
-  if (p.help) {
-    out(USAGE);
+  if (p.version) {
+    out(`rustplug ${packageVersion()}\n`);
     return 0;
   }
-  const usage = (msg: string): number => {
-    err(`rustplug: ${msg}\n\n${USAGE}`);
-    return 2;
-  };
+  if (p.help) {
+    out(p.command ? COMMAND_HELP[p.command] : USAGE);
+    return 0;
+  }
   if (p.command === undefined) return usage('no command given');
-  if (!['inspect', 'sizes', 'sri'].includes(p.command)) return usage(`unknown command '${p.command}'`);
-  if (p.files.length === 0) return usage(`${p.command} needs at least one file`);
-  if (p.command === 'sri' && p.files.length !== 1) return usage('sri takes exactly one file');
-  if (p.json && p.command === 'sri') return usage('--json applies to inspect and sizes');
-  if (p.libraryPath.length && p.command !== 'inspect') return usage('--library-path applies to inspect');
-  if (p.algo !== 'sha256' && p.command !== 'sri') return usage('--algo applies to sri');
+  if (p.files.length === 0) return usage(`${p.command} needs at least one file`, p.command);
+  if (p.command === 'sri' && p.files.length !== 1) return usage('sri takes exactly one file', p.command);
 
   let status = 0;
   if (p.command === 'sri') {
@@ -211,7 +297,7 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
       out(`${sriOf(p.files[0]!, p.algo)}\n`);
     } catch (e) {
       reportError(e, err);
-      status = 1;
+      status = 2;
     }
     return status;
   }
@@ -225,7 +311,7 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
         if (!p.json) out((infos.length > 1 ? '\n' : '') + formatInfo(info, p.libraryPath));
       } catch (e) {
         reportError(e, err);
-        status = 1;
+        status = 2;
       }
     }
     if (p.json) out(`${JSON.stringify(infos, null, 2)}\n`);
@@ -240,7 +326,7 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
       rows.push({ file: f, sizeBytes: statSync(f).size, kind: pluginKind(elf), needed: elf.needed.length, rustc: elf.rustc });
     } catch (e) {
       reportError(e, err);
-      status = 1;
+      status = 2;
     }
   }
   if (p.json) out(`${JSON.stringify(rows, null, 2)}\n`);
@@ -276,8 +362,8 @@ if (invokedAsScript()) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`rustplug: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`rustplug: unexpected error (a bug in rustplug; please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 3;
     },
   );
 }

@@ -19,7 +19,10 @@ export type PluginErrorCode =
   | 'ERR_PLUGIN_PANIC'
   | 'ERR_PLUGIN_CALLBACK_THREAD'
   | 'ERR_PLUGIN_INCOMPATIBLE'
-  | 'ERR_PLUGIN_BUSY';
+  | 'ERR_PLUGIN_BUSY'
+
+  | 'ERR_PLUGIN_BAD_INTEGRITY'
+  | 'ERR_PLUGIN_ADDON_UNAVAILABLE';
 
 export interface PluginErrorOptions {
   path?: string;
@@ -219,5 +222,19 @@ export class CallbackThreadError extends PluginError {
     this.symbol = symbol;
     this.parameter = parameter;
     this.callback = callback;
+  }
+}
+
+/** The `integrity` option is not a valid integrity string (an option error, before any file is read). */
+export class IntegrityOptionError extends PluginError {
+  constructor(message: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_BAD_INTEGRITY', message, options);
+  }
+}
+
+/** rustplug's own native addon cannot be loaded here: open() needs it (inspect, sri and the CLI do not). */
+export class AddonUnavailableError extends PluginError {
+  constructor(message: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_ADDON_UNAVAILABLE', message, options);
   }
 }

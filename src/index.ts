@@ -11,3 +11,4 @@ export { inspect } from './inspect.js';
 export type { PluginInfo } from './inspect.js';
 export { rustSysrootLibDir } from './sysroot.js';
 export type { DependencyInfo } from './depgraph.js';
+export { read, view } from './memory.js';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, readSync } from 'node:fs';
 
 import { openNonBlocking, regularFileStat } from './elf.js';
-import { DeclarationError, IntegrityError } from './errors.js';
+import { IntegrityError, IntegrityOptionError } from './errors.js';
 
 export type IntegrityAlgorithm = 'sha256' | 'sha384' | 'sha512';
 
@@ -25,9 +25,9 @@ function isAlgorithm(s: string): s is IntegrityAlgorithm {
   return s === 'sha256' || s === 'sha384' || s === 'sha512';
 }
 
-function badIntegrity(value: unknown, why: string): DeclarationError {
+function badIntegrity(value: unknown, why: string): IntegrityOptionError {
   const shown = typeof value === 'string' ? JSON.stringify(value.length > 120 ? `${value.slice(0, 120)}…` : value) : String(value);
-  return new DeclarationError(
+  return new IntegrityOptionError(
     `invalid integrity option ${shown}: ${why}. Expected 'sha256-<base64>' (also sha384-/sha512-, as in Subresource Integrity) or 'sha256:<hex>'; compute it with: npx rustplug sri <file>`,
   );
 }
@@ -35,7 +35,7 @@ function badIntegrity(value: unknown, why: string): DeclarationError {
 /**
  * Parses an integrity value: one or more whitespace-separated `sha256-<base64>`,
  * `sha384-<base64>`, `sha512-<base64>` (SRI; `?options` suffixes ignored) or `<algo>:<hex>`
- * tokens. Throws DeclarationError (ERR_PLUGIN_BAD_DECLARATION) when malformed.
+ * tokens. Throws IntegrityOptionError (ERR_PLUGIN_BAD_INTEGRITY) when malformed.
  */
 export function parseIntegrity(value: unknown): IntegrityHash[] {
   if (typeof value !== 'string') throw badIntegrity(value, `it must be a string, not ${value === null ? 'null' : typeof value}`);

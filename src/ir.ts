@@ -94,7 +94,19 @@ export interface StructIR {
   readonly text: string;
 }
 
-export type ValueIR = ScalarName | StructIR;
+/** A fixed-length array `[T; N]`: a struct field, a pointee, or a parameter (passed as a pointer to it, as C does). */
+export interface ArrayIR {
+  readonly kind: 'array';
+  readonly element: ValueIR;
+  readonly length: number;
+  readonly koffi: TypeObject;
+  readonly text: string;
+}
+
+export type ValueIR = ScalarName | StructIR | ArrayIR;
+
+/** The longest fixed-length array a declaration may have. */
+export const MAX_ARRAY_LENGTH = 1 << 20;
 
 const INT64: ReadonlySet<string> = new Set(['i64', 'u64', 'isize', 'usize']);
 
@@ -105,6 +117,17 @@ export function is64(t: unknown): boolean {
 
 export function isStructIR(t: unknown): t is StructIR {
   return typeof t === 'object' && t !== null && (t as StructIR).kind === 'struct';
+}
+
+export function isArrayIR(t: unknown): t is ArrayIR {
+  return typeof t === 'object' && t !== null && (t as ArrayIR).kind === 'array';
+}
+
+/** C has no array values outside structs and pointees: refuses one where a value is passed or returned. */
+export function refuseArray(t: ValueIR, where: string): void {
+  if (isArrayIR(t)) {
+    throw new DeclarationError(`${where}: a C function cannot take or return an array (${t.text}) by value here; wrap it in a struct ({ struct: [{ array, length }] }), or return a 'pointer' and read() it`);
+  }
 }
 
 export function describe(t: ValueIR | string): string {
@@ -167,7 +190,7 @@ function show(t: unknown): string {
 
 /** One open()'s struct reads: a struct object shared by several fields is read and built once. */
 export class TypeReader {
-  private readonly done = new Map<object, StructIR>();
+  private readonly done = new Map<object, StructIR | ArrayIR>();
   private readonly inProgress = new Set<object>();
 
   value(t: unknown, where: string, depth = 0): ValueIR {
@@ -180,19 +203,46 @@ export class TypeReader {
       }
       return t as ScalarName;
     }
-    if (typeof t !== 'object' || t === null) throw new DeclarationError(`${where}: expected a type name or { struct: ... }, got ${show(t)}`);
+    if (typeof t !== 'object' || t === null) throw new DeclarationError(`${where}: expected a type name, { struct: ... } or { array, length }, got ${show(t)}`);
     const cached = this.done.get(t);
     if (cached) return cached;
     this.refuseCycle(t, where);
-    const { struct: f } = readKeys(t, where, ['struct'] as const);
-    if (f === undefined) throw new DeclarationError(`${where}: expected a type name or { struct: ... }`);
-    return this.structValue(t, f, where, depth);
+    const { struct: f, array, length } = readKeys(t, where, ['struct', 'array', 'length'] as const);
+    if (f !== undefined && array === undefined && length === undefined) return this.structValue(t, f, where, depth);
+    if (f === undefined && array !== undefined) return this.arrayValue(t, array, length, where, depth);
+    throw new DeclarationError(`${where}: expected a type name, { struct: ... } or { array: T, length: N }`);
+  }
+
+  /** The array declared by `t` = { array, length }, whose keys the caller has read already. */
+  arrayValue(t: object, element: unknown, length: unknown, where: string, depth = 0): ArrayIR {
+    const cached = this.done.get(t);
+    if (cached) return cached as ArrayIR;
+    this.refuseCycle(t, where);
+    if (depth >= MAX_STRUCT_DEPTH) throw new DeclarationError(`${where}: types nested more than ${MAX_STRUCT_DEPTH} deep`);
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length > MAX_ARRAY_LENGTH) {
+      throw new DeclarationError(`${where}: { array, length }: length must be an integer in [1, ${MAX_ARRAY_LENGTH}], got ${show(length)}`);
+    }
+    this.inProgress.add(t);
+    try {
+      const el = this.value(element, `${where}.array`, depth + 1);
+      let k: TypeObject;
+      try {
+        k = koffi.array(koffiOf(el), length, 'Array');
+      } catch (cause) {
+        throw new DeclarationError(`${where}: koffi refused the array: ${(cause as Error).message}`, { cause });
+      }
+      const ir: ArrayIR = Object.freeze({ kind: 'array', element: el, length, koffi: k, text: `[${describe(el)}; ${length}]` });
+      this.done.set(t, ir);
+      return ir;
+    } finally {
+      this.inProgress.delete(t);
+    }
   }
 
   /** The struct declared by `t` = { struct: f }, whose keys the caller has read already. */
   structValue(t: object, f: unknown, where: string, depth = 0): StructIR {
     const cached = this.done.get(t);
-    if (cached) return cached;
+    if (cached) return cached as StructIR;
     this.refuseCycle(t, where);
     if (depth >= MAX_STRUCT_DEPTH) throw new DeclarationError(`${where}: structs nested more than ${MAX_STRUCT_DEPTH} deep`);
     this.inProgress.add(t);
@@ -283,7 +333,7 @@ export interface ParamIR {
   readonly expect: string;
 }
 
-const PARAM_TYPE_KEYS = ['struct', 'pointer', 'out', 'inout', 'function', 'callback'] as const;
+const PARAM_TYPE_KEYS = ['struct', 'array', 'pointer', 'out', 'inout', 'function', 'callback'] as const;
 
 export function compileParameter(t: unknown, where: string, types: TypeReader): ParamIR {
   if (typeof t === 'string') {
@@ -311,7 +361,16 @@ export function compileParameter(t: unknown, where: string, types: TypeReader): 
     return { kind: 'scalar', text: t, koffiSync: s.koffi, check: s.check, expect: s.expect };
   }
   if (typeof t !== 'object' || t === null) throw new DeclarationError(`${where}: bad parameter type ${show(t)}`);
-  const o = readKeys(t, where, PARAM_TYPE_KEYS);
+  const { length, ...o } = readKeys(t, where, [...PARAM_TYPE_KEYS, 'length'] as const);
+  if (o.array !== undefined && Object.keys(o).length === 1) {
+    // `[T; N]` as a parameter is what C passes: a pointer to the first element (here: to a copy).
+    const inner = types.arrayValue(t, o.array, length, where);
+    return {
+      kind: 'pointerTo', text: `pointer ${describe(inner)}`, inner, koffiSync: koffi.pointer(koffiOf(inner)),
+      expect: `an array of ${inner.length} ${describe(inner.element)} (copied in for the call)`,
+    };
+  }
+  if (length !== undefined) throw new DeclarationError(`${where}: 'length' goes with 'array' ({ array: T, length: N })`);
   const keys = Object.keys(o) as (typeof PARAM_TYPE_KEYS)[number][];
   if (keys.length !== 1) {
     throw new DeclarationError(`${where}: a parameter type object has exactly one of the keys ${PARAM_TYPE_KEYS.join(', ')}, got ${keys.length ? keys.join(', ') : 'none'}`);
@@ -386,8 +445,14 @@ function compileCallback(f: unknown, where: string, types: TypeReader): Callback
   if (typeof f !== 'object' || f === null) throw new DeclarationError(`${where}: a callback type is { function: { parameters: [...], result } }`);
   const { parameters, result } = readKeys(f, where, ['parameters', 'result'] as const);
   if (result === undefined) throw new DeclarationError(`${where}: missing result (use 'void' for none)`);
-  const params = types.list(parameters, `${where}.parameters`).map((p, i) => (p === 'string' ? 'string' : types.value(p, `${where}.parameters[${i}]`)));
+  const params = types.list(parameters, `${where}.parameters`).map((p, i) => {
+    if (p === 'string') return 'string';
+    const v = types.value(p, `${where}.parameters[${i}]`);
+    refuseArray(v, `${where}.parameters[${i}]`);
+    return v;
+  });
   const res = result === 'void' || result === 'string' ? result : types.value(result, `${where}.result`);
+  if (res !== 'void' && res !== 'string') refuseArray(res, `${where}.result`);
   const k = (t: ValueIR | 'string' | 'void') => (t === 'string' ? 'const char *' : t === 'void' ? 'void' : koffiOf(t));
   let proto: TypeObject;
   try {
@@ -421,6 +486,7 @@ export function compileResult(t: unknown, where: string, types: TypeReader): Res
   if (t === 'string') return { text: t, value: undefined, koffiSync: 'void *', futureKind: 'string', isString: true, is64: false };
   if (t === 'function') return { text: t, value: undefined, koffiSync: 'void *', futureKind: 'pointer', isString: false, is64: false };
   const v = types.value(t, where);
+  refuseArray(v, where);
   return {
     text: describe(v),
     value: v,
@@ -489,7 +555,10 @@ function readSymbol(key: string, decl: unknown, types: TypeReader): SymbolIR {
   let isFuture = false;
   let isStream = false;
   if (typeof resultType === 'object' && resultType !== null && !Array.isArray(resultType)) {
-    const r = readKeys(resultType, `${where} result`, ['future', 'stream', 'struct'] as const);
+    const r = readKeys(resultType, `${where} result`, ['future', 'stream', 'struct', 'array', 'length'] as const);
+    if (r.array !== undefined || r.length !== undefined) {
+      throw new DeclarationError(`${where} result: a C function cannot return an array by value; wrap it in a struct ({ struct: [{ array, length }] }), or return a 'pointer' and read() it`);
+    }
     const given = [r.future, r.stream, r.struct].filter((x) => x !== undefined).length;
     if (given !== 1) {
       throw new DeclarationError(`${where} result: expected a type name, { struct: ... }, { future: T } or { stream: T }`);

@@ -26,7 +26,7 @@ import { pluginKind, readElf, readElfFd, readElfHeaderFd, regularFileStat, openN
 import { PluginError } from './errors.js';
 import { lookupLdCache } from './ldcache.js';
 import { expandSearchPath, initialLdLibraryPath, ldSo, splitLdLibraryPath } from './ldso.js';
-import { addon } from './native.js';
+import { loadedObjects } from './native.js';
 import { isRustDylibName, toolchains, type SysrootOption } from './sysroot.js';
 
 export type NeededVia = 'path' | 'libraryPath' | 'rpath' | 'LD_LIBRARY_PATH' | 'runpath' | 'ld.so.cache' | 'default' | 'loaded' | 'sysroot';
@@ -224,7 +224,7 @@ class Resolver {
 
   /** The namespace before this load: every mapped object, or (as for ldd) only ld.so itself. */
   private addProcessObjects(all: boolean): void {
-    const paths = all ? addon.loadedObjects() : [ldSo().interpreter];
+    const paths = all ? loadedObjects() : [ldSo().interpreter];
     for (const path of paths) {
       if (!path.startsWith('/')) continue; // the vDSO, the main program
       let st: Stats;

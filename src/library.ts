@@ -5,12 +5,13 @@ import { compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
 import { DeclarationError, MissingSymbolError, PluginArgumentError, PluginBusyError, PluginClosedError } from './errors.js';
 import { PluginCallback, closedCallbackError } from './js-callback.js';
+import { debug, debugResolution, tracedFuture } from './debug.js';
 import { describeGraph, type DependencyInfo } from './depgraph.js';
 import { compileJsCallback, readDeclarations } from './ir.js';
 import { closeGraph } from './ldpath.js';
 import { loadGraph } from './loader.js';
 import type { PluginManifest } from './manifest.js';
-import { addon } from './native.js';
+import { addon, loadAddon } from './native.js';
 import { readCallbackOptions, readOpenOptions } from './options.js';
 import { registerPanicSource } from './panics.js';
 import { preflight } from './preflight.js';
@@ -93,10 +94,9 @@ export interface Library<D extends Declarations> {
   ): PluginCallback;
 }
 
-const RTLD = addon.RTLD;
-
 export function open<const D extends Declarations>(path: string, declarations: D, options?: OpenOptions): Library<D> {
   if (typeof path !== 'string' || path === '') throw new TypeError('open(path, declarations): path must be a non-empty string');
+  const { RTLD } = loadAddon(); // ERR_PLUGIN_ADDON_UNAVAILABLE before anything else
   // Both read once, before anything is loaded: nothing reads the user's objects again.
   const declared = readDeclarations(declarations);
   options = readOpenOptions(options);
@@ -129,6 +129,10 @@ export function open<const D extends Declarations>(path: string, declarations: D
   if (options.nodelete !== false) flagNames.push('RTLD_NODELETE');
   if (options.deepbind) flagNames.push('RTLD_DEEPBIND');
   const flags = flagNames.reduce((acc, n) => acc | RTLD[n as keyof typeof RTLD], 0);
+  if (debug.enabled) {
+    debugResolution(abs, pre.graph);
+    debug('dlopen %s: %s (dependencies: %s, RTLD_LOCAL|RTLD_NODELETE)', abs, flagNames.join('|'), options.lazy ? 'RTLD_LAZY' : 'RTLD_NOW');
+  }
   const depFlags = (options.lazy ? RTLD.RTLD_LAZY : RTLD.RTLD_NOW) | RTLD.RTLD_LOCAL | RTLD.RTLD_NODELETE;
   let handle: bigint;
   try {
@@ -176,12 +180,17 @@ export function open<const D extends Declarations>(path: string, declarations: D
         address = state.address(ir.exported);
       } catch (e) {
         if (ir.optional && e instanceof MissingSymbolError) {
+          debug('bind %s -> %s: not exported (optional: null)', ir.key, ir.exported);
           symbols[ir.key] = null;
           continue;
         }
         throw e;
       }
       symbols[ir.key] = compileSymbol(ir, address, state);
+      if (debug.enabled) {
+        debug('bind %s -> %s at 0x%s (%s)', ir.key, ir.exported, address.toString(16), ir.isFuture ? 'async' : 'sync');
+        if (ir.isFuture) symbols[ir.key] = tracedFuture(ir.key, symbols[ir.key] as (...args: unknown[]) => unknown);
+      }
     }
   } catch (e) {
     state.closed = true;
@@ -250,6 +259,7 @@ export function open<const D extends Declarations>(path: string, declarations: D
       }
     }
     state.closed = true;
+    if (debug.enabled) debug('close %s: %d future(s)/stream(s) pending%s', abs, addon.libraryTasks(native), state.depth > 0 ? ' (inside a call: takes effect when it returns)' : '');
     if (state.depth > 0) state.closeDeferred = finishClose;
     else finishClose();
   };

@@ -27,7 +27,6 @@ import { addon } from './native.js';
 interface LoaderAddon {
   linkMapRename(handle: bigint, name: string): boolean;
 }
-const native = addon as typeof addon & LoaderAddon;
 
 let linkDir: string | undefined;
 
@@ -78,7 +77,7 @@ export function loadGraph(graph: DependencyGraph, rootFlags: number, depFlags: n
     } finally {
       unlinkSync(link);
       for (const [dep, handle, temporary] of renamed) {
-        native.linkMapRename(handle, dep.path!);
+        (addon as typeof addon & LoaderAddon).linkMapRename(handle, dep.path!);
         if (temporary) addon.dlclose(handle);
       }
     }
@@ -91,7 +90,7 @@ export function loadGraph(graph: DependencyGraph, rootFlags: number, depFlags: n
         : '';
       throw new DlopenError(`${what}: ${err.replaceAll(link, n.path!)}${hint}`, err, { path: root.path! });
     }
-    native.linkMapRename(opened.handle, n.path!);
+    (addon as typeof addon & LoaderAddon).linkMapRename(opened.handle, n.path!);
     handles.set(n.id, opened.handle);
   }
   return handles.get(0)!;
@@ -113,7 +112,7 @@ function renameForMatch(graph: DependencyGraph, n: ResolvedNode, handles: Map<nu
       handle = r.handle;
       temporary = true;
     }
-    native.linkMapRename(handle, name);
+    (addon as typeof addon & LoaderAddon).linkMapRename(handle, name);
     out.push([dep, handle, temporary]);
   });
   return out;

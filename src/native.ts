@@ -1,6 +1,12 @@
-// The compiled addon (native/), built by node-gyp at `npm install`.
+// The compiled addon (native/): the package's prebuild (prebuilds/, made by prebuildify), or a
+// local build (build/Release, node-gyp), as node-gyp-build picks; loaded on first use.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { debuglog } from 'node:util';
+
+import { AddonUnavailableError } from './errors.js';
 
 export interface DlopenResult {
   handle?: bigint;
@@ -118,20 +124,85 @@ export interface Addon {
 }
 
 const require = createRequire(import.meta.url);
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const debug = debuglog('rustplug');
 
-function loadAddon(): Addon {
+let real: Addon | undefined;
+let failure: AddonUnavailableError | undefined;
+let pendingSetup: Parameters<Addon['futureSetup']>[0] | undefined;
+
+/** Where the addon comes from: RUSTPLUG_ADDON, else node-gyp-build's choice (a local build, else the prebuild). */
+export function addonPath(): string {
   // RUSTPLUG_ADDON: load another build of the addon (scripts/test-asan.sh points it at an
   // AddressSanitizer build); a relative path is taken from the working directory.
   const override = process.env.RUSTPLUG_ADDON;
-  if (override) return require(resolve(override)) as Addon;
+  if (override) return resolve(override);
+  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+  return gypBuild.path(packageRoot);
+}
+
+/**
+ * The addon, loaded on first use: only open() (and what it returns) needs it. inspect(), sriOf(),
+ * the CLI and the ELF/resolution helpers work where it cannot load. Throws AddonUnavailableError
+ * (ERR_PLUGIN_ADDON_UNAVAILABLE), the same one every time, when it cannot be loaded.
+ */
+export function loadAddon(): Addon {
+  if (real !== undefined) return real;
+  if (failure !== undefined) throw failure;
+  let path = '(not found)';
   try {
-    return require('../build/Release/rustplug.node') as Addon;
+    path = addonPath();
+    real = require(path) as Addon;
   } catch (cause) {
-    throw new Error(
-      "rustplug's native addon is not built (build/Release/rustplug.node). Run `npm install` (or `npm rebuild rustplug`) with python3, make and g++ available.",
+    failure = new AddonUnavailableError(
+      `rustplug's native addon cannot be loaded (${path}): ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}. open() needs it; inspect, sri and the CLI do not. Reinstall rustplug with its install script enabled (npm rebuild rustplug), which uses the bundled prebuild or builds one with python3, make and g++`,
       { cause },
     );
+    debug('addon: %s', failure.message);
+    throw failure;
+  }
+  debug('addon: loaded %s', path);
+  addon = real;
+  if (pendingSetup !== undefined) real.futureSetup(pendingSetup);
+  pendingSetup = undefined;
+  return real;
+}
+
+/** Whether the addon is loaded or loadable, without throwing. */
+export function addonAvailable(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
   }
 }
 
-export const addon: Addon = loadAddon();
+// Until first use, `addon` is a stand-in that loads the real one on any property access and then
+// replaces itself: `addon` is a live ESM binding, so every module's later accesses go straight to
+// the real object. futureSetup (called once while src/future.ts is evaluated) is remembered and
+// applied when the addon loads, so importing rustplug never needs the addon.
+const standIn = new Proxy(Object.create(null) as Addon, {
+  get(_target, key) {
+    if (key === 'futureSetup' && real === undefined) {
+      return (makeError: Parameters<Addon['futureSetup']>[0]) => {
+        pendingSetup = makeError;
+      };
+    }
+    return Reflect.get(loadAddon(), key);
+  },
+  has: (_target, key) => Reflect.has(loadAddon(), key),
+});
+
+export let addon: Addon = standIn;
+
+/** Paths of the objects this process has mapped: the addon's dl_iterate_phdr, or /proc/self/maps without it. */
+export function loadedObjects(): string[] {
+  if (addonAvailable()) return addon.loadedObjects();
+  const seen = new Set<string>();
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const path = line.split(/\s+/, 6)[5];
+    if (path !== undefined && path.startsWith('/')) seen.add(path);
+  }
+  return [...seen];
+}

@@ -3,8 +3,8 @@
 // getter that answers differently the second time, or throws, cannot reach koffi: koffi only ever
 // sees values this module built. Functions are generated per struct type (V8 sees monomorphic
 // field loads); user field names enter the source only as JSON string literals.
-import { is64, isStructIR, SCALARS } from './ir.js';
-import type { StructIR, ValueIR } from './ir.js';
+import { is64, isArrayIR, isStructIR, SCALARS } from './ir.js';
+import type { ArrayIR, StructIR, ValueIR } from './ir.js';
 
 /** What a snapshot returns for an invalid value (never a value koffi could receive). */
 export const BAD: unique symbol = Symbol('rustplug.invalid');
@@ -12,12 +12,29 @@ export const BAD: unique symbol = Symbol('rustplug.invalid');
 export type Snapshot = (v: unknown) => unknown;
 export type Decoder = (k: unknown) => unknown;
 
-const snapshots = new WeakMap<StructIR, Snapshot>();
+const snapshots = new WeakMap<StructIR | ArrayIR, Snapshot>();
 const scalarSnapshots = new Map<string, Snapshot>();
-const decoders = new WeakMap<StructIR, Decoder>();
+const decoders = new WeakMap<StructIR | ArrayIR, Decoder>();
+
+/** [T; N]: a JS array (or a TypedArray, not a DataView) of exactly N valid elements, copied into a fresh array. */
+function arraySnapshot(t: ArrayIR): Snapshot {
+  const n = t.length;
+  const head = `if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))) || v.length !== ${n}) return BAD;\nconst out = new Array(${n});`;
+  if (typeof t.element === 'string') {
+    const check = SCALARS[t.element]!.check('e');
+    return new Function('BAD', `"use strict";\nreturn function snapshot(v) {\n${head}\nfor (let i = 0; i < ${n}; i++) { const e = v[i]; if (!(${check})) return BAD; out[i] = e; }\nreturn out;\n};`)(BAD) as Snapshot;
+  }
+  const inner = snapshotOf(t.element);
+  return new Function('BAD', 'S', `"use strict";\nreturn function snapshot(v) {\n${head}\nfor (let i = 0; i < ${n}; i++) { const s = S(v[i]); if (s === BAD) return BAD; out[i] = s; }\nreturn out;\n};`)(BAD, inner) as Snapshot;
+}
 
 /** JS value → koffi value, or BAD. Scalars come back as they are. */
 export function snapshotOf(t: ValueIR): Snapshot {
+  if (isArrayIR(t)) {
+    let s = snapshots.get(t);
+    if (s === undefined) snapshots.set(t, (s = arraySnapshot(t)));
+    return s;
+  }
   if (!isStructIR(t)) {
     let s = scalarSnapshots.get(t);
     if (s === undefined) {
@@ -34,7 +51,7 @@ export function snapshotOf(t: ValueIR): Snapshot {
     const out: string[] = [];
     t.fields.forEach((f, i) => {
       lines.push(`const v${i} = v[${t.tuple ? i : JSON.stringify(f.name)}];`);
-      if (isStructIR(f.type)) {
+      if (typeof f.type !== 'string') {
         nested.push(snapshotOf(f.type));
         lines.push(`const s${i} = N[${nested.length - 1}](v${i});`, `if (s${i} === BAD) return BAD;`);
         out.push(`f${i}: s${i}`);
@@ -58,6 +75,14 @@ export function from64(v: unknown): unknown {
 /** koffi value → JS value (structs get the user's field names back, tuples become arrays), or
  *  undefined when koffi's value is already the JS one. */
 export function decoderOf(t: ValueIR): Decoder | undefined {
+  if (isArrayIR(t)) {
+    // koffi gives a fresh JS array (the 'Array' hint); only elements that need converting are mapped.
+    const el = decoderOf(t.element);
+    if (el === undefined) return undefined;
+    let d = decoders.get(t);
+    if (d === undefined) decoders.set(t, (d = (k) => (k as unknown[]).map((e) => el(e))));
+    return d;
+  }
   if (!isStructIR(t)) return is64(t) ? from64 : undefined;
   let d = decoders.get(t);
   if (d === undefined) {
@@ -78,6 +103,7 @@ export function decoderOf(t: ValueIR): Decoder | undefined {
 
 /** A fresh zero of t in koffi form (0, false, null, or a struct of zeros): what an out box starts as. */
 export function zeroOf(t: ValueIR): unknown {
+  if (isArrayIR(t)) return Array.from({ length: t.length }, () => zeroOf(t.element));
   if (!isStructIR(t)) return t === 'bool' ? false : t === 'pointer' ? null : 0;
   const out: Record<string, unknown> = {};
   t.fields.forEach((f, i) => (out[`f${i}`] = zeroOf(f.type)));

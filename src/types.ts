@@ -9,10 +9,17 @@ export type PrimitiveType = SmallIntType | BigIntType | FloatType | 'bool' | 'po
 
 /** A `repr(C)` struct: a tuple of fields (JS arrays) or named fields (JS objects), in C order. */
 export interface StructType {
-  readonly struct: readonly ValueType[] | { readonly [field: string]: ValueType };
+  // `readonly []` in each list type makes TypeScript infer array literals as tuples (with
+  // `satisfies Declarations` or inline in open()), so no `as const` is needed.
+  readonly struct: readonly [] | readonly ValueType[] | { readonly [field: string]: ValueType };
 }
-/** A value type: anything that can be a struct field or a by-value parameter/result. */
-export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType;
+/** A fixed-length array `[T; N]`: a struct field or pointee; as a parameter it is passed as a pointer to a copy (as C passes arrays). */
+export interface ArrayType {
+  readonly array: ValueType;
+  readonly length: number;
+}
+/** A value type: anything that can be a struct field or a pointee; all but arrays also by-value parameters and results. */
+export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType | ArrayType;
 
 /** `*const T` / `*mut T` to a struct or scalar: JS passes the value; it is copied in for the call. */
 export interface PointerToType {
@@ -28,7 +35,7 @@ export interface InOutType {
 }
 /** An `extern "C" fn` the plugin calls back during the call. JS passes a function. */
 export interface CallbackType {
-  readonly function: { readonly parameters: readonly ParameterType[]; readonly result: ResultType };
+  readonly function: { readonly parameters: readonly [] | readonly ParameterType[]; readonly result: ResultType };
 }
 
 /** A scalar a callback that the plugin keeps passes or returns. */
@@ -52,13 +59,14 @@ export type ParameterType =
   | 'buffer'
   | 'string'
   | StructType
+  | ArrayType
   | PointerToType
   | OutType
   | InOutType
   | CallbackType
   | JsCallbackType;
 
-export type ResultType = ValueType | 'void' | 'string';
+export type ResultType = Exclude<ValueType, ArrayType> | 'void' | 'string';
 
 /** An `FfiFuture<T>` / `LocalFfiFuture<T>` result: the call returns a Promise of T. */
 export interface FutureType {
@@ -77,7 +85,7 @@ export interface StreamType {
 }
 
 export interface SymbolDeclaration {
-  readonly parameters: readonly ParameterType[];
+  readonly parameters: readonly [] | readonly ParameterType[];
   readonly result: ResultType | FutureType | StreamType;
   /** The exported name, when it differs from the declaration's key. */
   readonly name?: string;
@@ -120,7 +128,9 @@ export type ResultValue<T> = T extends 'void'
             ? string | null
             : T extends { readonly struct: infer F }
               ? StructValue<F>
-              : never;
+              : T extends { readonly array: infer E }
+                ? ResultValue<E>[]
+                : never;
 
 export type StructValue<F> = F extends readonly unknown[]
   ? { -readonly [K in keyof F]: ResultValue<F[K]> }
@@ -137,7 +147,9 @@ export type ValueInput<T> = T extends SmallIntType | FloatType
         ? bigint | null
         : T extends { readonly struct: infer F }
           ? { [K in keyof F]: ValueInput<F[K]> }
-          : never;
+          : T extends { readonly array: infer E }
+            ? readonly ValueInput<E>[] | (E extends SmallIntType | FloatType ? Exclude<ArrayBufferView, DataView> : never)
+            : never;
 
 export type ParameterValue<T> = T extends ValueType
   ? ValueInput<T>
@@ -165,7 +177,11 @@ export type CallbackArgs<P> = P extends readonly unknown[] ? { -readonly [K in k
 type ParameterValues<P extends readonly unknown[]> = { -readonly [K in keyof P]: ParameterValue<P[K]> };
 
 /** The JS function a declaration turns into. */
-export type SymbolFunction<D extends SymbolDeclaration> = FunctionOf<D['parameters'], D['result']>;
+export type SymbolFunction<D extends SymbolDeclaration> =
+  // The wide SymbolDeclaration (a declaration TypeScript could not read literally, e.g. a variable
+  // whose strings widened to `string`): an untyped function instead of an endless instantiation,
+  // so the one error shown is the declaration's own ("'string' is not assignable to ...").
+  SymbolDeclaration extends D ? (...args: any[]) => any : FunctionOf<D['parameters'], D['result']>;
 
 type FunctionOf<P extends readonly unknown[], R> = R extends { readonly future: infer T }
   ? (...args: [...ParameterValues<P>, options?: CallOptions]) => Promise<ResultValue<T>>

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { humanSize, main, USAGE } from '../src/cli.js';
+import { COMMAND_HELP, humanSize, main, USAGE } from '../src/cli.js';
 import { readElf } from '../src/elf.js';
 import { sriOf } from '../src/integrity.js';
 import { rustSysrootLibDir } from '../src/sysroot.js';
@@ -29,24 +29,41 @@ beforeAll(() => {
 describe('usage', () => {
   it('--help prints the usage and exits 0', async () => {
     expect(await run('--help')).toEqual({ code: 0, out: USAGE, err: '' });
+    expect(await run('-h')).toEqual({ code: 0, out: USAGE, err: '' });
     expect(await run('help')).toEqual({ code: 0, out: USAGE, err: '' });
     expect(USAGE).toContain('rustplug <command>');
   });
 
+  it.each(['inspect', 'sizes', 'sri'] as const)('%s --help (and help %s) prints that command\'s help', async (cmd) => {
+    expect(await run(cmd, '--help')).toEqual({ code: 0, out: COMMAND_HELP[cmd], err: '' });
+    expect(await run('help', cmd)).toEqual({ code: 0, out: COMMAND_HELP[cmd], err: '' });
+    expect(await run(cmd, 'file.so', '-h')).toEqual({ code: 0, out: COMMAND_HELP[cmd], err: '' });
+    expect(COMMAND_HELP[cmd]).toMatch(new RegExp(`^Usage: rustplug ${cmd} `));
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8'));
+    expect(await run('--version')).toEqual({ code: 0, out: `rustplug ${version}\n`, err: '' });
+    expect(await run('-V')).toEqual({ code: 0, out: `rustplug ${version}\n`, err: '' });
+  });
+
   it.each([
-    [[], 'no command given'],
-    [['frobnicate', 'x'], "unknown command 'frobnicate'"],
-    [['inspect'], 'inspect needs at least one file'],
-    [['sri', 'a', 'b'], 'sri takes exactly one file'],
-    [['inspect', '--bogus', 'x'], 'unknown option --bogus'],
-    [['sri', '--algo', 'md5', 'x'], "--algo must be sha256, sha384 or sha512, not 'md5'"],
-    [['inspect', '-L'], '-L needs a value'],
-    [['sizes', '-L', '/x', 'f'], '--library-path applies to inspect'],
-  ])('%j is a usage error (exit 2)', async (argv, msg) => {
+    [[], 'no command given', ''],
+    [['frobnicate', 'x'], "unknown command 'frobnicate'", ''],
+    [['inspect'], 'inspect needs at least one file', 'inspect '],
+    [['sri', 'a', 'b'], 'sri takes exactly one file', 'sri '],
+    [['inspect', '--bogus', 'x'], 'unknown option --bogus', 'inspect '],
+    [['sri', '--algo', 'md5', 'x'], "--algo must be sha256, sha384 or sha512, not 'md5'", 'sri '],
+    [['inspect', '-L'], '--library-path needs a value', 'inspect '],
+    [['inspect', '--library-path'], '--library-path needs a value', 'inspect '],
+    [['sizes', '-L', '/x', 'f'], '--library-path applies to inspect', 'sizes '],
+    [['sri', '--json', 'f'], '--json applies to inspect and sizes', 'sri '],
+    [['inspect', '--json=yes', 'f'], "option '--json' does not take an argument", 'inspect '],
+  ])('%j is a usage error: one line and where to get help, exit 1', async (argv, msg, cmd) => {
     const r = await run(...argv);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.out).toBe('');
-    expect(r.err).toBe(`rustplug: ${msg}\n\n${USAGE}`);
+    expect(r.err.toLowerCase()).toBe(`rustplug: ${msg}\nTry 'rustplug ${cmd}--help'.\n`.toLowerCase());
   });
 });
 
@@ -56,11 +73,11 @@ describe('sri', () => {
     expect((await run('sri', '--algo=sha512', fx.plain)).out).toBe(`${sriOf(fx.plain, 'sha512')}\n`);
   });
 
-  it('prints code: message and exits 1 for a missing file', async () => {
+  it('prints code: message and one line of advice, and exits 2 for a missing file', async () => {
     const r = await run('sri', join(fx.dir, 'nope.so'));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.out).toBe('');
-    expect(r.err).toMatch(/^ERR_PLUGIN_NOT_FOUND: no plugin file at .*nope\.so/);
+    expect(r.err).toMatch(/^ERR_PLUGIN_NOT_FOUND: no plugin file at .*nope\.so[^\n]*\nhint: check the path; cargo build --release puts a plugin in target\/release\/lib<crate>\.so\n$/);
   });
 });
 
@@ -121,14 +138,16 @@ describe('inspect', () => {
     expect(viaL[1].needed[0]).toEqual({ name: 'libsubdep.so', path: fx.subdep, via: 'libraryPath' });
   });
 
-  it('keeps going after a bad file and exits 1', async () => {
+  it('keeps going after a bad file and exits 2', async () => {
     const r = await run('inspect', fx.text, fx.plain, fx.exe);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.out.startsWith(`${fx.plain}\n`)).toBe(true);
     const errs = r.err.trimEnd().split('\n');
-    expect(errs).toHaveLength(2);
+    expect(errs).toHaveLength(4);
     expect(errs[0]).toMatch(/^ERR_PLUGIN_NOT_ELF: /);
-    expect(errs[1]).toMatch(/^ERR_PLUGIN_NOT_SHARED_OBJECT: /);
+    expect(errs[1]).toMatch(/^hint: pass the shared library cargo builds/);
+    expect(errs[2]).toMatch(/^ERR_PLUGIN_NOT_SHARED_OBJECT: /);
+    expect(errs[3]).toMatch(/^hint: /);
   });
 
   it('describes the Rust fixtures', async () => {

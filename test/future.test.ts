@@ -481,7 +481,8 @@ describe('cancellation', () => {
 
   it('aborting after the future settled does nothing', async () => {
     const ac = new AbortController();
-    const p = s.sleep_u64(1, 5, { signal: ac.signal });
+    // Long enough that a descheduled JS thread cannot find it Ready at the first poll.
+    const p = s.sleep_u64(20, 5, { signal: ac.signal });
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
     expect(await p).toBe(5);
     // The listener went away with the settlement...

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { DeclarationError, InsecurePluginError, IntegrityError, PluginNotFoundError } from '../src/errors.js';
+import { InsecurePluginError, IntegrityError, IntegrityOptionError, PluginNotFoundError } from '../src/errors.js';
 import { checkIntegrity, formatIntegrity, hashFile, parseIntegrity, sriOf } from '../src/integrity.js';
 import { checkPermissions } from '../src/permissions.js';
 import { makeTempDir } from './helpers/elf-fixtures.js';
@@ -72,15 +72,15 @@ describe('parseIntegrity', () => {
     [`sha384-${digest('sha256', content).toString('base64')}`, 'a sha384 digest is 48 bytes'],
     ['sha256_deadbeef', "'sha256_deadbeef' is neither"],
   ])('rejects %j', (value, why) => {
-    const e = thrown(() => parseIntegrity(value)) as DeclarationError;
-    expect(e).toBeInstanceOf(DeclarationError);
-    expect(e.code).toBe('ERR_PLUGIN_BAD_DECLARATION');
+    const e = thrown(() => parseIntegrity(value)) as IntegrityOptionError;
+    expect(e).toBeInstanceOf(IntegrityOptionError);
+    expect(e.code).toBe('ERR_PLUGIN_BAD_INTEGRITY');
     expect(e.message).toContain(why);
     expect(e.message).toContain('npx rustplug sri <file>');
   });
 
   it('rejects a non-string', () => {
-    expect(thrown(() => parseIntegrity(42))).toMatchObject({ code: 'ERR_PLUGIN_BAD_DECLARATION', message: expect.stringContaining('must be a string, not number') });
+    expect(thrown(() => parseIntegrity(42))).toMatchObject({ code: 'ERR_PLUGIN_BAD_INTEGRITY', message: expect.stringContaining('must be a string, not number') });
   });
 });
 

@@ -12,6 +12,7 @@ import {
   DlopenError,
   InsecurePluginError,
   IntegrityError,
+  IntegrityOptionError,
   MissingDependencyError,
   MissingSymbolError,
   open,
@@ -244,7 +245,10 @@ describe('integrity and permissions', () => {
     expect(e.expected).toBe(wrong);
     expect(e.actual).toBe(`sha256-${createHash('sha256').update(readFileSync(PLUGINS.basic)).digest('base64')}`);
     expect(e.message).toContain('rustplug sri');
-    pluginError(() => open(PLUGINS.basic, ADD, { integrity: 'sha256-abc' }), DeclarationError, 'ERR_PLUGIN_BAD_DECLARATION');
+    // A malformed value is an option error of its own, not a declaration error.
+    const bad = pluginError(() => open(PLUGINS.basic, ADD, { integrity: 'sha256-abc' }), IntegrityOptionError, 'ERR_PLUGIN_BAD_INTEGRITY');
+    expect(bad).not.toBeInstanceOf(DeclarationError);
+    expect(bad.message).toContain('npx rustplug sri');
   });
 
   it('a world-writable plugin: ERR_PLUGIN_INSECURE; allowInsecure opens it', () => {

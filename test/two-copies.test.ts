@@ -16,7 +16,7 @@ beforeAll(() => {
   // The copies are of the built package (test/global-setup.ts has built dist/ from src/).
   dir = tempDir();
   mkdirSync(join(dir, 'node_modules'));
-  symlinkSync(join(REPO, 'node_modules', 'koffi'), join(dir, 'node_modules', 'koffi'));
+  for (const dep of ['koffi', 'node-gyp-build']) symlinkSync(join(REPO, 'node_modules', dep), join(dir, 'node_modules', dep));
   for (const copy of ['one', 'two']) {
     const root = join(dir, 'node_modules', `rustplug-${copy}`);
     cpSync(join(REPO, 'dist'), join(root, 'dist'), { recursive: true });
