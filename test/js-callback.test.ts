@@ -128,6 +128,13 @@ describe('lib.callback(): persistent, thread-safe', () => {
     expect(() => own.callback({ parameters: [], result: 'void' }, () => {})).toThrow(/closed/);
   });
 
+  it('ref: true keeps the event loop alive until close(); the default lets the process exit', async () => {
+    const kept = await runNode(join(workersDir, 'callback-ref.mjs'), [asyncPluginPath, 'ref']);
+    expect([kept.code, kept.stdout.trim()]).toEqual([0, 'closed']);
+    const free = await runNode(join(workersDir, 'callback-ref.mjs'), [asyncPluginPath, 'unref']);
+    expect([free.code, free.stdout.trim()]).toEqual([0, '']);
+  });
+
   it('bad signatures and options are refused with the key named', () => {
     expect(() => lib.callback({ parameters: [{ struct: ['u8'] }], result: 'void' } as never, (() => {}) as never)).toThrow(DeclarationError);
     expect(() => lib.callback({ parameters: [], result: 'string' } as never, (() => {}) as never)).toThrow(/scalars/);
