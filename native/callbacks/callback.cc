@@ -456,7 +456,6 @@ uint64_t Callback::CallInteger(size_t slot, const CallFrame& frame) noexcept {
   if (cb == nullptr) return 0;  // released: the plugin called a pointer it should have let go
   g_calls.fetch_add(1, std::memory_order_relaxed);
   uint64_t w = 0;
-  double n = 0;
   if (pthread_equal(pthread_self(), cb->js_thread_)) {
     InlineCall ic{cb, &frame, 0, 0};
     cb->inline_entry_(&ic);
