@@ -72,7 +72,8 @@ san_vitest() {
   shift
   # No leak report from this short check (ASan: later options win).
   "${prefix[@]}" env ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" node --input-type=module -e "
-    await import('./dist/index.js');
+    // The addon loads on first use (importing rustplug does not load it): use it.
+    (await import('./dist/index.js')).futureStats();
     const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
     if (!maps.includes('$addon')) { console.error('$tag: $addon was not loaded'); process.exit(1); }
   "
