@@ -2,6 +2,7 @@
 // function data. The only process-wide tables are the ones that map code to data: the callback
 // trampolines (callbacks/) and the callback guard's thunks, because a function pointer handed to
 // a plugin cannot carry its environment; each entry belongs to the environment that took it.
+#include <dlfcn.h>
 #include <node_api.h>
 
 #include "abi/facts.h"
@@ -22,7 +23,19 @@ napi_value OnHub(napi_env env, napi_callback_info info) {
   return hub == nullptr ? nullptr : (hub->*Method)(env, info);
 }
 
+// Node dlcloses an addon when the last environment that loaded it goes away (a worker that was the
+// only user). Plugin threads may call the waker vtable and the callback trampolines — this
+// object's code — at any later time, so the addon pins itself: RTLD_NODELETE on the object that
+// is already loaded keeps it mapped for the life of the process.
+void PinSelf() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&PinSelf), &info) != 0 && info.dli_fname != nullptr) {
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+}
+
 napi_value Init(napi_env env, napi_value exports) {
+  PinSelf();
   RegisterDlfcn(env, exports);
   RegisterAbiFacts(env, exports);
   RegisterLoader(env, exports);

@@ -105,6 +105,11 @@ describe('worker_threads', () => {
     for (const w of workers) expect(w.errors).toEqual([]);
   });
 
+  it('only workers use the addon: it stays mapped after they are gone, for the wakes plugin threads still make', async () => {
+    const r = await runNode(join(workersDir, 'worker-only.mjs'), [], 30_000);
+    expect([r.code, r.signal, r.stderr, r.stdout.trim()]).toEqual([0, null, '', 'ok']);
+  });
+
   // The plugin call that creates a future and the hub taking it over are one native call, so a
   // termination cannot leave a future nobody drops. (Only calls koffi makes — structs by value,
   // more arguments than registers — keep a window, where V8 checks for termination as koffi
