@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Installs the peers bench/ compares rustplug with (bench/peers/package.json, exact versions) into bench/peers/node_modules, on demand: `npm run bench` calls
-// this, `npm ci` of the repository never does (deno and bun are ~100 MB each; ffi-napi's install
-// script fails to compile on Node 20, and its prebuilt binaries work).
+// Installs the peers bench/ compares rustplug with (bench/peers/package.json, exact versions) into
+// bench/peers/node_modules, on demand: `npm run bench` calls this, `npm ci` of the repository never
+// does (deno and bun are ~100 MB each; ffi-napi's install script fails to compile on Node 20, and
+// its prebuilt binaries work).
 //
 //   node bench/peers/install.mjs [--force]
 //
-// `npm install --ignore-scripts --no-package-lock` (a lock file would list the platform packages
-// of deno's that npm does not record on Linux, and `npm ci` then refuses it), then the two postinstall scripts that are needed (bun's copies its
-// platform binary into place; deno's checks its own). A peer that still does not work is reported
-// by the benchmark that needs it, with the reason; nothing here fails the benchmark run.
+// `npm install --ignore-scripts --no-package-lock` (a lock file would list deno's platform packages,
+// which npm does not record on Linux, and `npm ci` then refuses it), then the two postinstall
+// scripts that are needed (bun's copies its platform binary into place; deno's checks its own). A
+// peer that still does not work is reported by the benchmark that needs it, with the reason;
+// nothing here fails the benchmark run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
