@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // examples/*.test.ts: the README's vitest example (rustplug/cargo) keeps working.
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     // Each file in its own process: plugins stay mapped (RTLD_NODELETE) and some tests check
     // what the process has loaded.
     pool: 'forks',

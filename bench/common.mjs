@@ -144,3 +144,15 @@ export function printResult(result) {
   for (const t of result.targets ?? []) console.log(`  target ${t.name}: ${t.goal} → ${t.value} ${t.met ? 'MET' : 'NOT MET'}`);
   for (const n of result.notes ?? []) console.log(`  note: ${n}`);
 }
+
+/**
+ * One sample for an interleaved round, timed by mitata: the median nanoseconds of `fn` (sync or
+ * async) over mitata's own samples. mitata times; `interleaved()` keeps the rounds and the order.
+ */
+export async function mitataSample(fn, opts = {}) {
+  const { measure } = await import('mitata');
+  return (await measure(fn, { min_cpu_time: 100e6, ...opts })).p50;
+}
+
+/** A ratio with its spread for a table cell: "1.03× [1.01–1.06]". */
+export const ratioText = (s, digits = 2) => `${s.median.toFixed(digits)}× [${s.q1.toFixed(digits)}–${s.q3.toFixed(digits)}]`;

@@ -1,30 +1,45 @@
 #!/usr/bin/env node
-// Runs every benchmark, each in its own `node --expose-gc` process (so one benchmark's heap or
-// threads cannot skew another's), and prints a compact table. Figures are ratios against a baseline
-// measured in the same process; nothing here fails on a figure (a benchmark measures, a test
-// asserts). Exit code 1 only when a benchmark could not run.
+// `npm run bench`: everything in one go, nothing here fails on a figure (a benchmark measures, a
+// test asserts). Exit code 1 only when a benchmark could not run.
 //
-//   node --expose-gc bench/run.mjs [--only sync-call,future-wake] [--write]
+//  1. compare-sync / compare-async (bench/compare/): rustplug against raw koffi, a Node-API floor
+//     addon, plain JS and the peers (ffi-rs, ffi-napi, Deno.dlopen, bun:ffi), every system in fresh
+//     processes, interleaved rounds, timed by mitata; ratios to rustplug round by round;
+//  2. memory (bench/compare/memory.mjs): per pending future at 100 000 and 1 000 000 in flight;
+//  3. rustplug's own paths, each benchmark in its own `node --expose-gc` process, baselines in the
+//     same process (sync-call, future-*, koffi-async, and issue 9's stream, callback-future,
+//     void-callback); cross-thread ones run pinned to one CPU and on all CPUs.
+//
+//   node --expose-gc bench/run.mjs [--only compare-sync,stream] [--quick] [--no-peers] [--write]
 //   npm run bench [-- --write]
 //
-// --write puts the summary table into README.md between `<!-- bench:start -->` and
-// `<!-- bench:end -->`, or into bench/RESULTS.md when README.md has no such markers.
-// dist/ is rebuilt first (tsc -p tsconfig.build.json) when it is missing or older than src/.
+// Results go to bench/results/ (latest.json, latest.md, sync.svg, async.svg). --write also puts
+// the chart and tables into README.md between `<!-- bench:start -->` and `<!-- bench:end -->`.
+// The peers are installed on demand into bench/peers/node_modules (bench/peers/install.mjs);
+// --no-peers skips them. dist/ is rebuilt first (tsc -p tsconfig.build.json) when it is missing or
+// older than src/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 import { printResult, root } from './common.mjs';
 import { buildEnv, nodeDir, nodeGypCommand } from '../scripts/node-toolchain.mjs';
+import { SYSTEMS, runAsync, runMemory, runSync } from './compare/run.mjs';
+import { installPeers } from './peers/install.mjs';
+import { asyncChart, asyncTable, detailTable, memoryTable, notRun, syncChart, syncTable, targetsTable, versionsList } from './report.mjs';
 
-const BENCHES = ['sync-call', 'future-ready', 'future-wake', 'future-many', 'koffi-async'];
+const COMPARE = ['compare-sync', 'compare-async', 'memory'];
+const DETAIL = ['sync-call', 'future-ready', 'future-wake', 'future-many', 'koffi-async', 'stream', 'callback-future', 'void-callback'];
+const BENCHES = [...COMPARE, ...DETAIL];
 // Benchmarks whose figures are cross-thread wake latencies run twice: pinned to CPU 0 with taskset
 // (the paths' own costs; see future-wake.mjs for why) and on all CPUs.
-const PINNED = new Set(['future-wake', 'koffi-async']);
+const PINNED = new Set(['future-wake', 'koffi-async', 'stream', 'callback-future', 'void-callback']);
 
 const args = process.argv.slice(2);
 const write = args.includes('--write');
+const quick = args.includes('--quick');
+const noPeers = args.includes('--no-peers');
 const onlyArg = args.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1] : args[args.indexOf(onlyArg) + 1]).split(',') : BENCHES;
 for (const name of only) {
@@ -77,27 +92,66 @@ if (!existsSync(join(root, 'build', 'Release', 'rustplug.node'))) {
 // like the addon: npm's node-gyp with this Node's own headers (scripts/node-toolchain.mjs).
 function ensureBenchAddon() {
   const out = join(root, 'bench', 'native', 'build', 'Release', 'rustplug_bench.node');
-  const src = join(root, 'bench', 'native', 'pingpong.cc');
-  if (mtime(out) >= mtime(src)) return;
+  const dir = join(root, 'bench', 'native');
+  const newest = Math.max(...readdirSync(dir).filter((f) => /\.(cc|gyp)$/.test(f)).map((f) => mtime(join(dir, f))));
+  if (mtime(out) >= newest) return;
   console.log('bench: building the benchmark-only addon (bench/native)');
   const [cmd, gyp] = nodeGypCommand();
   const prefix = nodeDir();
   const r = spawnSync(cmd, [gyp, 'rebuild', `--nodedir=${prefix}`, '-C', join(root, 'bench', 'native')], { cwd: root, stdio: 'inherit', env: buildEnv(prefix) });
   if (r.status !== 0) {
-    console.error('bench: could not build bench/native (node-gyp); the wake benchmarks need it');
+    console.error('bench: could not build bench/native (node-gyp); the floor and wake benchmarks need it');
     process.exit(1);
   }
 }
 ensureBenchAddon();
 
-// ---- run ----------------------------------------------------------------------------------------
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-if (!hasTaskset) console.warn('bench: taskset (util-linux) is not available: the pinned (1 CPU) runs are skipped');
-const runs = only.flatMap((name) => (PINNED.has(name) && hasTaskset ? [{ name, pin: '0' }, { name }] : [{ name }]));
+// ---- peers --------------------------------------------------------------------------------------
+const peerSystems = Object.keys(SYSTEMS).filter((k) => SYSTEMS[k].peer);
+let systems = Object.keys(SYSTEMS);
+const peerProblems = {};
+if (only.some((n) => n.startsWith('compare'))) {
+  if (noPeers) {
+    systems = systems.filter((s) => !SYSTEMS[s].peer);
+    for (const p of peerSystems) peerProblems[p] = 'left out (--no-peers)';
+  } else {
+    const r = installPeers();
+    if (!r.ok) {
+      console.warn(`bench: ${r.reason}; the peers are left out`);
+      systems = systems.filter((s) => !SYSTEMS[s].peer);
+      for (const p of peerSystems) peerProblems[p] = r.reason;
+    }
+    for (const p of r.problems ?? []) console.warn(`bench: ${p}`);
+  }
+}
 
-const results = [];
-let failed = false;
+// ---- run ----------------------------------------------------------------------------------------
 const started = Date.now();
+const log = (m) => console.log(m);
+const out = { date: new Date().toISOString(), machine: '', node: process.version, sync: undefined, async: undefined, memory: undefined, details: [] };
+let failed = false;
+
+if (only.includes('compare-sync')) {
+  console.log('\nbench: sync calls, every system in fresh processes');
+  out.sync = runSync({ rounds: quick ? 2 : 5, ms: quick ? 60 : 150, systems, log });
+  Object.assign(out.sync.failed, peerProblems);
+}
+if (only.includes('compare-async')) {
+  console.log('\nbench: async calls, every system in fresh processes');
+  out.async = runAsync({ rounds: quick ? 1 : 3, ms: quick ? 60 : 150, systems: systems.filter((s) => !SYSTEMS[s].async), log });
+  Object.assign(out.async.failed, Object.fromEntries(Object.entries(peerProblems).filter(([s]) => !SYSTEMS[s].async)));
+}
+if (only.includes('memory')) {
+  console.log('\nbench: memory per pending future');
+  out.memory = runMemory({ counts: quick ? [100000] : [100000, 1000000], log });
+}
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const details = only.filter((n) => DETAIL.includes(n));
+if (details.length && !hasTaskset) console.warn('bench: taskset (util-linux) is not available: the pinned (1 CPU) runs are skipped');
+const runs = details.flatMap((name) => (PINNED.has(name) && hasTaskset ? [{ name, pin: '0' }, { name }] : [{ name }]));
+
+const results = out.details;
 for (const { name, pin } of runs) {
   const t0 = Date.now();
   const node = [process.execPath, '--expose-gc', join(root, 'bench', `${name}.mjs`), '--json'];
@@ -129,8 +183,20 @@ for (const { name, pin } of runs) {
 
 // ---- summary --------------------------------------------------------------------------------------
 const machine = `${cpus().length} cores (${cpus()[0]?.model?.trim() ?? 'unknown CPU'}), Linux, Node ${process.version}`;
+out.machine = machine;
 const rows = results.flatMap((r) => r.table ?? []);
 const targets = results.flatMap((r) => r.targets ?? []);
+// Issue 11's sync targets, judged in the comparison run: rustplug / raw koffi, round by round.
+if (out.sync?.systems.includes('koffi')) {
+  for (const [c, goal] of [
+    ['add', 0.8],
+    ['nop', 0.65],
+  ]) {
+    const r = out.sync.rows.find((x) => x.lib === 'rust' && x.case === c)?.cells.koffi?.ratio;
+    if (r) targets.unshift({ name: `sync \`${c}\` ≤ ${goal.toFixed(2)}× raw koffi (fresh processes)`, goal: `≤ ${goal.toFixed(2)}×`, value: `${(1 / r.median).toFixed(2)}×`, met: 1 / r.median <= goal });
+  }
+}
+out.targets = targets;
 
 function textTable(header, body) {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
@@ -140,29 +206,73 @@ function textTable(header, body) {
 
 const plain = (s) => s.replace(/`/g, '');
 console.log(`\nSummary — ${machine}, ${((Date.now() - started) / 1000).toFixed(0)} s`);
-console.log(textTable(['', 'rustplug', 'baseline', 'ratio'], rows.map((r) => [r.short ?? r.measure, r.rustplug, r.baseline, r.ratio].map(plain))));
+if (out.sync) console.log(`\n${plain(syncTable(out.sync, 'rust'))}`);
+if (out.async) console.log(`\n${plain(asyncTable(out.async))}`);
+if (out.memory) console.log(`\n${plain(memoryTable(out.memory))}`);
+if (rows.length) console.log(`\n${textTable(['', 'rustplug', 'baseline', 'ratio'], rows.map((r) => [r.short ?? r.measure, r.rustplug, r.baseline, r.ratio].map(plain)))}`);
 if (targets.length) {
   console.log('');
   console.log(textTable(['target', 'goal', 'measured', ''], targets.map((t) => [t.name, t.goal, t.value, t.met ? 'met' : 'NOT met'])));
 }
 
-if (write && results.length) {
-  const md = [
-    `Measured with \`npm run bench -- --write\` on ${machine}.`,
-    'Medians over interleaved rounds, baselines in the same process; brackets hold the interquartile',
-    'range of the per-round ratios (benchmark sources: `bench/`). Cross-thread',
-    'wakes are measured pinned to one CPU (`taskset -c 0`: the paths\' own costs) and on both CPUs',
-    '(on this VM a wake that crosses to a halted vCPU costs tens of µs, varying between rounds).',
-    'Absolute times on this VM vary up to ~1.8× from run to run; compare within a row.',
-    '',
-    '| Measure | rustplug | Baseline | Ratio |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${r.measure} | ${r.rustplug} | ${r.baseline} | ${r.ratio} |`),
-    '',
-    '| Target | Goal | Measured | |',
-    '|---|---|---|---|',
-    ...targets.map((t) => `| ${t.name} | ${t.goal} | ${t.value} | ${t.met ? 'met' : 'not met'} |`),
-  ].join('\n');
+// ---- results: JSON, Markdown, SVG -------------------------------------------------------------------
+function markdown(imgDir) {
+  const parts = [
+    `Measured with \`npm run bench -- --write\` on ${machine}, ${out.date.slice(0, 10)}${out.sync || out.async ? `. Versions: ${versionsList(out)}` : ''}.`,
+    'Every figure is a median over interleaved rounds with the interquartile range over rounds in',
+    'brackets; every ratio is taken round by round against rustplug in the same run (benchmark',
+    'sources: `bench/`; raw results: `bench/results/latest.json`). Absolute times on this shared VM',
+    'vary up to ~1.8× between runs; compare within a row.',
+  ];
+  if (out.sync) {
+    parts.push(
+      '',
+      `![Sync FFI calls, time per call by system](${imgDir}sync.svg)`,
+      '',
+      `**Sync calls** (each system in fresh processes, ${out.sync.rounds} interleaved rounds, mitata; cell: time per call · ratio to rustplug):`,
+      '',
+      syncTable(out.sync, 'rust'),
+      '',
+      syncTable(out.sync, 'c'),
+    );
+  }
+  if (out.async) {
+    parts.push(
+      '',
+      `![Async calls, time per call by system](${imgDir}async.svg)`,
+      '',
+      `**Async calls** (${out.async.rounds} interleaved rounds; time per call amortised over the calls in flight · ratio to rustplug's woken future):`,
+      '',
+      asyncTable(out.async),
+    );
+  }
+  if (out.memory) parts.push('', '**Memory per pending future** (`never()`: Pending, holding one waker clone; dropped by `close()`):', '', memoryTable(out.memory));
+  if (rows.length) {
+    parts.push(
+      '',
+      "**rustplug's own paths**, each benchmark in one process with its baseline beside it (cross-thread",
+      "wakes pinned to one CPU with `taskset -c 0`, the paths' own costs, and on both CPUs, where a wake",
+      'that crosses to a halted vCPU costs tens of µs):',
+      '',
+      detailTable(results),
+    );
+  }
+  if (targets.length) parts.push('', targetsTable(targets));
+  const missing = notRun(out);
+  if (missing.length) parts.push('', 'Not compared, and why:', '', ...missing);
+  return parts.join('\n');
+}
+
+const resultsDir = join(root, 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(out, null, 1)}\n`);
+writeFileSync(join(resultsDir, 'latest.md'), `# Benchmark results\n\n${markdown('')}\n`);
+if (out.sync) writeFileSync(join(resultsDir, 'sync.svg'), syncChart(out));
+if (out.async) writeFileSync(join(resultsDir, 'async.svg'), asyncChart(out));
+console.log('\nbench: wrote bench/results/latest.json, latest.md' + (out.sync ? ', sync.svg' : '') + (out.async ? ', async.svg' : ''));
+
+if (write && (results.length || out.sync || out.async)) {
+  const md = markdown('bench/results/');
   const readme = join(root, 'README.md');
   const text = existsSync(readme) ? readFileSync(readme, 'utf8') : '';
   const start = '<!-- bench:start -->';
@@ -171,11 +281,9 @@ if (write && results.length) {
   const j = text.indexOf(end);
   if (i >= 0 && j > i) {
     writeFileSync(readme, `${text.slice(0, i + start.length)}\n${md}\n${text.slice(j)}`);
-    console.log('\nbench: wrote the table into README.md');
+    console.log('bench: wrote the chart and tables into README.md');
   } else {
-    const out = join(root, 'bench', 'RESULTS.md');
-    writeFileSync(out, `# Benchmark results\n\n${md}\n`);
-    console.log(`\nbench: README.md has no ${start} … ${end} markers; wrote bench/RESULTS.md`);
+    console.log(`bench: README.md has no ${start} … ${end} markers; see bench/results/latest.md`);
   }
 }
 

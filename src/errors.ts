@@ -22,7 +22,9 @@ export type PluginErrorCode =
   | 'ERR_PLUGIN_BUSY'
 
   | 'ERR_PLUGIN_BAD_INTEGRITY'
-  | 'ERR_PLUGIN_ADDON_UNAVAILABLE';
+  | 'ERR_PLUGIN_ADDON_UNAVAILABLE'
+
+  | 'ERR_CARGO_BUILD';
 
 export interface PluginErrorOptions {
   path?: string;
@@ -236,5 +238,44 @@ export class IntegrityOptionError extends PluginError {
 export class AddonUnavailableError extends PluginError {
   constructor(message: string, options?: PluginErrorOptions) {
     super('ERR_PLUGIN_ADDON_UNAVAILABLE', message, options);
+  }
+}
+
+/** One compiler diagnostic from cargo's JSON messages (`compiler-message`). */
+export interface CargoDiagnostic {
+  /** `error`, `warning`, `note`, `help`, … */
+  readonly level: string;
+  readonly message: string;
+  /** The text rustc would have printed (cargo's `rendered`). */
+  readonly rendered: string;
+  /** E.g. `E0308`, or a lint name. */
+  readonly code?: string;
+  /** The package it is about. */
+  readonly packageId?: string;
+  /** The primary span, when there is one. */
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/**
+ * `cargoBuild()` (`rustplug/cargo`) could not build the crate: cargo failed or could not run, or
+ * reported no library. `.diagnostics` holds every compiler diagnostic of the build, `.stderr`
+ * cargo's own output (its errors about manifests, dependencies, locks).
+ */
+export class CargoBuildError extends PluginError {
+  readonly diagnostics: readonly CargoDiagnostic[];
+  readonly stderr: string;
+  readonly exitCode: number | null;
+  readonly command: readonly string[];
+  constructor(
+    message: string,
+    details: { diagnostics: readonly CargoDiagnostic[]; stderr: string; exitCode: number | null; command: readonly string[]; cause?: unknown },
+  ) {
+    super('ERR_CARGO_BUILD', message, { cause: details.cause });
+    this.diagnostics = details.diagnostics;
+    this.stderr = details.stderr;
+    this.exitCode = details.exitCode;
+    this.command = details.command;
   }
 }

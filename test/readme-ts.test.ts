@@ -2,7 +2,7 @@
 // against the built package (imported as 'rustplug'), then run with Node from the repository root
 // (the examples open rust-fixtures/ by relative path). A block that throws or rejects fails.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import ts from 'typescript';
@@ -11,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readmeBlocks } from './helpers/readme-blocks.js';
 import { ensureFixtures, REPO, tempDir } from './helpers/plugins.js';
 
-const blocks = readmeBlocks(['ts', 'typescript']);
+// A block that is a vitest file ('// file: examples/…' on its first line) is that file, which
+// npm test runs; here it is only checked to be the file, word for word.
+const FILE_BLOCK = /^\/\/ file: (examples\/\S+)/;
+const all = readmeBlocks(['ts', 'typescript']);
+const fileBlocks = all.filter((b) => FILE_BLOCK.test(b.code));
+const blocks = all.filter((b) => !FILE_BLOCK.test(b.code));
 let dir: string;
 
 beforeAll(() => {
@@ -29,6 +34,12 @@ afterAll(() => {
 
 it('the README has TypeScript examples', () => {
   expect(blocks.length).toBeGreaterThanOrEqual(2);
+});
+
+it.each(fileBlocks.map((b) => [`README.md:${b.line}`, b] as const))('%s is the example file it names, word for word', (_, b) => {
+  const [first, ...rest] = b.code.split('\n');
+  const file = FILE_BLOCK.exec(first!)![1]!;
+  expect(rest.join('\n')).toBe(readFileSync(join(REPO, file), 'utf8'));
 });
 
 it('every TypeScript block type-checks with tsc --strict (no `as const` anywhere)', () => {

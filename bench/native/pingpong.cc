@@ -116,4 +116,11 @@ napi_value Init(napi_env env, napi_value exports) {
 
 }  // namespace rustplug
 
-NAPI_MODULE_INIT() { return rustplug::Init(env, exports); }
+namespace rustplug_bench {
+void InitFloor(napi_env env, napi_value exports);  // floor.cc
+}
+
+NAPI_MODULE_INIT() {
+  rustplug_bench::InitFloor(env, exports);
+  return rustplug::Init(env, exports);
+}

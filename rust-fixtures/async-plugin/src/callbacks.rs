@@ -93,3 +93,41 @@ pub extern "C" fn compute_on_thread(cb: extern "C" fn(f64) -> f64, x: f64) -> Ff
 pub extern "C" fn call_here(cb: extern "C" fn(i32) -> i32, x: i32) -> i32 {
     cb(x).wrapping_add(1)
 }
+
+/// One Rust → JS → Rust round trip from a tokio worker: a task on the plugin's runtime calls
+/// `cb(x)` (queued to the JS thread), awaits the Promise's settlement as a Rust future, and the
+/// returned future completes with the value (`u64::MAX` on a rejection).
+#[no_mangle]
+pub extern "C" fn js_round_trip(cb: JsU64, x: u32) -> FfiFuture<u64> {
+    export(async move {
+        let r = runtime().spawn(async move { JsCall::new(cb(x)).await }).await;
+        match r.expect("js_round_trip: the task panicked") {
+            Ok(v) => v,
+            Err(_) => u64::MAX,
+        }
+    })
+}
+
+/// The same round trip without a plugin thread: `cb(x)` is called inside the first poll (on the
+/// JS thread, so it runs inline) and its future is awaited right there; `u64::MAX` on a rejection.
+#[no_mangle]
+pub extern "C" fn js_inline_round_trip(cb: JsU64, x: u32) -> FfiFuture<u64> {
+    export(async move { JsCall::new(cb(x)).await.unwrap_or(u64::MAX) })
+}
+
+/// A new std thread calls `cb(0)` … `cb(n-1)` (a void callback) back to back and the returned
+/// future completes with the nanoseconds those n calls took on that thread: the caller-side cost
+/// of a callback that is queued (or, for a host that blocks the caller, the full delivery).
+#[no_mangle]
+pub extern "C" fn void_calls_on_thread(cb: extern "C" fn(u32), n: u32) -> FfiFuture<u64> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    spawn_thread("async-plugin-void-calls", move || {
+        let t0 = std::time::Instant::now();
+        for i in 0..n {
+            cb(i);
+        }
+        let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let _ = tx.send(ns);
+    });
+    export(async move { rx.await.expect("void_calls_on_thread: the thread dropped its sender") })
+}

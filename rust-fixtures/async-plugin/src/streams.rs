@@ -192,3 +192,25 @@ pub extern "C" fn panic_after_items(k: u32) -> FfiStream<u32> {
         Poll::Ready(Some(i - 1))
     })
 }
+
+/// n items 0..n, each woken by the persistent remote thread of `remote_u64`: the first poll of an
+/// item sends a waker clone there and returns Pending, the next poll yields it. One cross-thread
+/// wake per item, like one `remote_u64` future per item (the benchmarks compare the two).
+#[no_mangle]
+pub extern "C" fn remote_items(n: u32) -> FfiStream<u64> {
+    let mut i = 0u32;
+    let mut sent = false;
+    export(move |cx| {
+        if i == n {
+            return Poll::Ready(None);
+        }
+        if !sent {
+            sent = true;
+            crate::remote_channel().send(cx.waker().clone());
+            return Poll::Pending;
+        }
+        sent = false;
+        i += 1;
+        Poll::Ready(Some(u64::from(i - 1)))
+    })
+}

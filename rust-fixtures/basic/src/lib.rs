@@ -298,6 +298,42 @@ pub extern "C" fn caught_panic() -> i32 {
     std::panic::catch_unwind(|| -> i32 { panic!("caught_panic: caught inside the plugin") }).unwrap_or(-1)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Benchmark exports (bench/: the sync call list; rust-fixtures/c/cbench.c has the same in C)
+
+/// Does nothing: the bare cost of a call.
+#[no_mangle]
+pub extern "C" fn nop() {}
+
+#[no_mangle]
+pub extern "C" fn addf(a: f64, b: f64) -> f64 {
+    a + b
+}
+
+/// Sum of the 64 bytes at `p` (0 when `p` is null).
+#[no_mangle]
+pub extern "C" fn sum64(p: *const u8) -> u32 {
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: `p` points to 64 readable bytes (the caller's contract).
+    let bytes = unsafe { std::slice::from_raw_parts(p, 64) };
+    bytes.iter().map(|&b| u32::from(b)).sum()
+}
+
+/// A struct in and out by value: `{ x: p.y, y: p.x }`.
+#[no_mangle]
+pub extern "C" fn point_swap(p: Point) -> Point {
+    Point { x: p.y, y: p.x }
+}
+
+/// Returns its argument: a string round trip (the host encodes, the host decodes the same bytes;
+/// borrowed, never freed). Null stays null.
+#[no_mangle]
+pub extern "C" fn str_echo(s: *const c_char) -> *const c_char {
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +394,17 @@ mod tests {
         assert_eq!(call_on_thread(inc, 41), 42);
         assert_eq!(f64_ptr_inc(&1.5), 2.5);
         assert!(f64_ptr_inc(std::ptr::null()).is_nan());
+    }
+
+    #[test]
+    fn bench_exports() {
+        nop();
+        assert_eq!(addf(1.5, 2.0), 3.5);
+        let buf: Vec<u8> = (0..64).collect();
+        assert_eq!(sum64(buf.as_ptr()), 2016);
+        assert_eq!(sum64(std::ptr::null()), 0);
+        assert_eq!(point_swap(Point { x: 1.0, y: 2.0 }), Point { x: 2.0, y: 1.0 });
+        let s = c"hi";
+        assert_eq!(str_echo(s.as_ptr()), s.as_ptr());
     }
 }
