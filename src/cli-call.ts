@@ -328,8 +328,14 @@ function fromJson(json: unknown, type: ValueType, index: number, path: string): 
     if (json.length !== s.length) return bad(`expected ${s.length} fields, got ${json.length}`);
     return s.map((t, i) => fromJson(json[i], t, index, `${path}[${i}]`));
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return bad(`expected a JSON object, e.g. ${example(type)}`);
   const fields = s as Record<string, ValueType>;
+  if (Array.isArray(json)) {
+    // The fields in their declared order, as for a tuple struct.
+    const names = Object.keys(fields);
+    if (json.length !== names.length) return bad(`expected ${names.length} fields (${names.join(', ')}), got ${json.length}`);
+    return Object.fromEntries(names.map((k, i) => [k, fromJson(json[i], fields[k]!, index, `${path}.${k}`)]));
+  }
+  if (typeof json !== 'object' || json === null) return bad(`expected a JSON object or array, e.g. ${example(type)}`);
   const extra = Object.keys(json).filter((k) => !Object.hasOwn(fields, k));
   if (extra.length) bad(`no field ${extra.map((k) => `'${k}'`).join(', ')} (fields: ${Object.keys(fields).join(', ')})`);
   const out: Record<string, unknown> = {};

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// rustplug's command line: inspect plugin files, compare their sizes, compute integrity values,
-// call a symbol from the shell.
+// rustplug's command line: inspect plugin files, compare their sizes (or build a crate four ways
+// and compare those), compute integrity values, call a symbol from the shell.
 
 import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -14,6 +15,7 @@ import { sriOf, type IntegrityAlgorithm } from './integrity.js';
 import type { PluginManifest } from './manifest.js';
 import { preflight } from './preflight.js';
 import { CallFailedError, CallUsageError, runCall, type CallIO } from './cli-call.js';
+import { buildSizes, OPT_LEVEL, rustDylibsOf, SizesError, variantLabel, type BuiltSize } from './cli-sizes.js';
 import { PluginArgumentError } from './errors.js';
 
 export const USAGE = `Usage: rustplug <command> [options] <file...>
@@ -23,8 +25,10 @@ Commands:
                       the rustc that built it, SONAME, machine, the tree of NEEDED libraries as
                       open() would load them and how each is found, its RUSTPLUG_MANIFEST,
                       exported functions, size, sha256.
-  sizes <file...>     A table of file size, kind, NEEDED count and rustc version, to compare
-                      builds (e.g. cdylib vs dylib, with and without -C prefer-dynamic).
+  sizes <file|crate-dir...>
+                      A table of file size, kind, NEEDED count and rustc version, to compare
+                      builds; a crate directory is built as cdylib and dylib, each with and
+                      without -C prefer-dynamic, at opt-level s.
   sri <file>          Print the integrity value of a file, for open(path, { integrity }).
   call <lib> <symbol> --sig '(T,...)->R' [arg...]
                       Call an exported function and print its result; awaits futures, prints
@@ -51,13 +55,24 @@ Options:
                            option (repeatable).
   -h, --help               Show this help.
 `,
-  sizes: `Usage: rustplug sizes [--json] <file...>
+  sizes: `Usage: rustplug sizes [--json] <file|crate-dir...>
 
-A table of file size, kind, NEEDED count and rustc version, to compare builds (e.g. cdylib vs
-dylib, with and without -C prefer-dynamic).
+A table of file size, kind, NEEDED count and rustc version, to compare builds.
+
+A file (a .so) is measured as it is. A crate directory (with a Cargo.toml) is built four ways —
+cdylib and dylib, each with and without -C prefer-dynamic — with opt-level s for the whole crate
+graph (cargo rustc --lib --release --crate-type T [-- -C prefer-dynamic], with
+CARGO_PROFILE_RELEASE_OPT_LEVEL=s), into <cargo target dir>/rustplug-sizes; a copy of each
+library stays in <cargo target dir>/rustplug-sizes/sizes/<package>/<variant>/. The rest of the
+release profile is the crate's own (debug, strip, lto, panic); change it for this run through
+cargo's environment, e.g. CARGO_PROFILE_RELEASE_STRIP=true. Crates come from where cargo gets
+them, or from Debian's /usr/share/cargo/registry, offline, when cargo has never reached crates.io
+(RUSTPLUG_CRATES=debian|crates-io chooses, as for the test fixtures). The table then adds
+RUST NEEDED: the Rust dylibs each build NEEDs (libstd-<hash>.so with -C prefer-dynamic).
 
 Options:
-  --json       The rows as a JSON array instead of a table.
+  --json       The rows as a JSON array instead of a table (built rows add crate, crateType,
+               preferDynamic, optLevel and neededLibraries).
   -h, --help   Show this help.
 `,
   sri: `Usage: rustplug sri [--algo sha256|sha384|sha512] <file>
@@ -89,7 +104,7 @@ Arguments, by the declared type:
   pointer     null (or 0), or an address such as 0x7f0012345678
   string      the word as it is (UTF-8)
   buffer      text (its UTF-8 bytes), hex:00ff10, @file (its bytes), utf8:<text>, null
-  structs     JSON: [1, 2] for {f64, f64}; {"x": 1, "y": 2} for {x: f64, y: f64}
+  structs     JSON: [1, 2] for {f64, f64}; {"x": 1, "y": 2} or [1, 2] for {x: f64, y: f64}
 Negative numbers are arguments, not options; '--' ends the options.
 
 Output: integers and floats as numbers, strings as they are, pointers as 0x hex, structs as
@@ -350,6 +365,7 @@ function formatManifest(m: PluginManifest): string[] {
 function reportError(e: unknown, err: Write): void {
   if (e instanceof PluginError) err(`${e.code}: ${e.message}\nhint: ${advice(e)}\n`);
   else if (e instanceof CallFailedError) err(`${e.code}: ${e.message}\nhint: ${e.hint}\n`);
+  else if (e instanceof SizesError) err(`${e.output ? `${e.output.trimEnd()}\n` : ''}${e.code}: ${e.message}\nhint: ${e.hint}\n`);
   else if (e instanceof PluginArgumentError) err(`${e.code}: ${e.message}\nhint: check the arguments against --sig (rustplug call --help lists how each type is written)\n`);
   else throw e;
 }
@@ -361,7 +377,7 @@ function packageVersion(): string {
 
 /** What main() needs of the process besides output; the defaults are the real process's. */
 export interface MainIO {
-  /** Whether stderr is a terminal (call's progress indicator). */
+  /** Whether stderr is a terminal (call's progress indicator, sizes' build lines). */
   tty?: boolean;
   /** Where SIGINT comes from (call aborts a future or stream on it). */
   interrupts?: CallIO['interrupts'];
@@ -428,7 +444,7 @@ export async function main(argv: string[], out: Write, err: Write = out, io: Mai
     }
   }
 
-  if (p.files.length === 0) return usage(`${p.command} needs at least one file`, p.command);
+  if (p.files.length === 0) return usage(`${p.command} needs at least one ${p.command === 'sizes' ? 'file or crate directory' : 'file'}`, p.command);
   if (p.command === 'sri' && p.files.length !== 1) return usage('sri takes exactly one file', p.command);
 
   let status = 0;
@@ -458,12 +474,24 @@ export async function main(argv: string[], out: Write, err: Write = out, io: Mai
     return status;
   }
 
-  // sizes
-  const rows: { file: string; sizeBytes: number; kind: string; needed: number; rustc: string | null }[] = [];
+  // sizes: files as they are; a crate directory built four ways.
+  type Row = { file: string; sizeBytes: number; kind: string; needed: number; rustc: string | null } | BuiltSize;
+  const rows: Row[] = [];
+  const neededOf = new Map<Row, readonly string[]>();
+  const crates: { name: string; dir: string }[] = [];
   for (const f of p.files) {
     try {
+      if (isDirectory(f)) {
+        const built = buildSizes(f, tty ? (line) => err(`rustplug: ${line}\n`) : undefined);
+        for (const r of built) neededOf.set(r, r.neededLibraries);
+        rows.push(...built);
+        crates.push({ name: built[0]!.crate, dir: relative(process.cwd(), dirname(dirname(built[0]!.file))) || '.' });
+        continue;
+      }
       const elf = readElf(f, { anyArch: true });
-      rows.push({ file: f, sizeBytes: statSync(f).size, kind: pluginKind(elf), needed: elf.needed.length, rustc: elf.rustc });
+      const row = { file: f, sizeBytes: statSync(f).size, kind: pluginKind(elf), needed: elf.needed.length, rustc: elf.rustc };
+      neededOf.set(row, elf.needed);
+      rows.push(row);
     } catch (e) {
       reportError(e, err);
       status = 2;
@@ -471,17 +499,31 @@ export async function main(argv: string[], out: Write, err: Write = out, io: Mai
   }
   if (p.json) out(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length) {
+    // With builds: which Rust dylibs each NEEDs (libstd-<hash>.so with -C prefer-dynamic), since
+    // the NEEDED count alone hides that swap.
+    const withBuilds = crates.length > 0;
+    const name = (r: Row) => ('crate' in r ? `${r.crate} ${variantLabel(r)}` : r.file);
+    const rustNeeded = (r: Row) => rustDylibsOf(neededOf.get(r) ?? []).join(' ') || '-';
     out(
       table(
         [
-          ['FILE', 'SIZE', 'BYTES', 'KIND', 'NEEDED', 'RUSTC'],
-          ...rows.map((r) => [r.file, humanSize(r.sizeBytes), String(r.sizeBytes), r.kind, String(r.needed), shortRustc(r.rustc)]),
+          [withBuilds ? 'BUILD' : 'FILE', 'SIZE', 'BYTES', 'KIND', 'NEEDED', ...(withBuilds ? ['RUST NEEDED'] : []), 'RUSTC'],
+          ...rows.map((r) => [name(r), humanSize(r.sizeBytes), String(r.sizeBytes), r.kind, String(r.needed), ...(withBuilds ? [rustNeeded(r)] : []), shortRustc(r.rustc)]),
         ],
         new Set([1, 2, 4]),
       ),
     );
+    for (const c of crates) out(`${c.name}: built at opt-level ${OPT_LEVEL} with its release profile; the libraries are in ${c.dir}/\n`);
   }
   return status;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function invokedAsScript(): boolean {

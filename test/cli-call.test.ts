@@ -345,6 +345,9 @@ describe('parseArgument', () => {
     expect(() => parseArgument('{"a": 18446744073709551615}', { struct: { a: 'u64' } }, 2)).toThrow('argument 3.a (u64): 18446744073709552000 is beyond 2^53 in JSON, where it has lost digits: write it as a string');
     expect(() => parseArgument('[1, 2, 3]', { struct: ['f64', 'f64'] }, 0)).toThrow('argument 1 ({f64, f64}): expected 2 fields, got 3');
     expect(() => parseArgument('{"x": 1, "z": 2}', { struct: { x: 'f64' } }, 0)).toThrow("no field 'z' (fields: x)");
+    expect(parseArgument('[1, "2"]', { struct: { x: 'f64', y: 'u8' } }, 0)).toEqual({ x: 1, y: 2 });
+    expect(() => parseArgument('[1]', { struct: { x: 'f64', y: 'u8' } }, 0)).toThrow('argument 1 ({x: f64, y: u8}): expected 2 fields (x, y), got 1');
+    expect(() => parseArgument('7', { struct: { x: 'f64' } }, 0)).toThrow('argument 1 ({x: f64}): expected a JSON object or array, e.g. {"x":1}');
   });
 
   it.each([
