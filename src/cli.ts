@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// rustplug's command line: inspect plugin files, compare their sizes, compute integrity values.
+// rustplug's command line: inspect plugin files, compare their sizes (or build a crate four ways
+// and compare those), compute integrity values, call a symbol from the shell.
 
 import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -12,6 +14,9 @@ import { inspect, type PluginInfo } from './inspect.js';
 import { sriOf, type IntegrityAlgorithm } from './integrity.js';
 import type { PluginManifest } from './manifest.js';
 import { preflight } from './preflight.js';
+import { CallFailedError, CallUsageError, runCall, type CallIO } from './cli-call.js';
+import { buildSizes, OPT_LEVEL, rustDylibsOf, SizesError, variantLabel, type BuiltSize } from './cli-sizes.js';
+import { PluginArgumentError } from './errors.js';
 
 export const USAGE = `Usage: rustplug <command> [options] <file...>
 
@@ -20,9 +25,14 @@ Commands:
                       the rustc that built it, SONAME, machine, the tree of NEEDED libraries as
                       open() would load them and how each is found, its RUSTPLUG_MANIFEST,
                       exported functions, size, sha256.
-  sizes <file...>     A table of file size, kind, NEEDED count and rustc version, to compare
-                      builds (e.g. cdylib vs dylib, with and without -C prefer-dynamic).
+  sizes <file|crate-dir...>
+                      A table of file size, kind, NEEDED count and rustc version, to compare
+                      builds; a crate directory is built as cdylib and dylib, each with and
+                      without -C prefer-dynamic, at opt-level s.
   sri <file>          Print the integrity value of a file, for open(path, { integrity }).
+  call <lib> <symbol> --sig '(T,...)->R' [arg...]
+                      Call an exported function and print its result; awaits futures, prints
+                      a stream's items as they arrive.
 
 Options:
   -h, --help          Show this help, or a command's (rustplug inspect --help).
@@ -45,13 +55,24 @@ Options:
                            option (repeatable).
   -h, --help               Show this help.
 `,
-  sizes: `Usage: rustplug sizes [--json] <file...>
+  sizes: `Usage: rustplug sizes [--json] <file|crate-dir...>
 
-A table of file size, kind, NEEDED count and rustc version, to compare builds (e.g. cdylib vs
-dylib, with and without -C prefer-dynamic).
+A table of file size, kind, NEEDED count and rustc version, to compare builds.
+
+A file (a .so) is measured as it is. A crate directory (with a Cargo.toml) is built four ways —
+cdylib and dylib, each with and without -C prefer-dynamic — with opt-level s for the whole crate
+graph (cargo rustc --lib --release --crate-type T [-- -C prefer-dynamic], with
+CARGO_PROFILE_RELEASE_OPT_LEVEL=s), into <cargo target dir>/rustplug-sizes; a copy of each
+library stays in <cargo target dir>/rustplug-sizes/sizes/<package>/<variant>/. The rest of the
+release profile is the crate's own (debug, strip, lto, panic); change it for this run through
+cargo's environment, e.g. CARGO_PROFILE_RELEASE_STRIP=true. Crates come from where cargo gets
+them, or from Debian's /usr/share/cargo/registry, offline, when cargo has never reached crates.io
+(RUSTPLUG_CRATES=debian|crates-io chooses, as for the test fixtures). The table then adds
+RUST NEEDED: the Rust dylibs each build NEEDs (libstd-<hash>.so with -C prefer-dynamic).
 
 Options:
-  --json       The rows as a JSON array instead of a table.
+  --json       The rows as a JSON array instead of a table (built rows add crate, crateType,
+               preferDynamic, optLevel and neededLibraries).
   -h, --help   Show this help.
 `,
   sri: `Usage: rustplug sri [--algo sha256|sha384|sha512] <file>
@@ -61,6 +82,47 @@ Prints the integrity value of a file, for open(path, { integrity }).
 Options:
   --algo ALGO  Hash algorithm (default sha256).
   -h, --help   Show this help.
+`,
+  call: `Usage: rustplug call [options] <lib> <symbol> --sig '(T, ...) -> R' [arg...]
+
+Opens <lib> with open() (the same checks), calls <symbol> with the arguments and prints the
+result. For a future<T> it waits (on a terminal, a spinner on stderr after a second); for a
+stream<T> it prints each item on its own line as it arrives. Ctrl-C aborts a future or stream
+(the plugin's future is dropped) and exits 130.
+
+Signature: (T, ...) -> R, or (T, ...) for no result.
+  parameters  i8 u8 i16 u16 i32 u32 i64 u64 isize usize f32 f64 bool pointer function string
+              buffer, structs {f64, f64} or {x: f64, y: f64}, arrays [u8; 4] (by pointer)
+  results     void or (), the scalars, string, pointer, structs; future<R>, stream<R>
+  e.g.        '(i32, i32) -> i32'   '(u32, u64) -> future<u64>'   '(string) -> stream<string>'
+Callbacks and out-parameters cannot be given from a shell.
+
+Arguments, by the declared type:
+  integers    decimal, 0x hex, 0o, 0b; checked against the type's range (any u64 works)
+  floats      1.5, 1e-3, inf, -inf, nan
+  bool        true, false, 1, 0
+  pointer     null (or 0), or an address such as 0x7f0012345678
+  string      the word as it is (UTF-8)
+  buffer      text (its UTF-8 bytes), hex:00ff10, @file (its bytes), utf8:<text>, null
+  structs     JSON: [1, 2] for {f64, f64}; {"x": 1, "y": 2} or [1, 2] for {x: f64, y: f64}
+Negative numbers are arguments, not options; '--' ends the options.
+
+Output: integers and floats as numbers, strings as they are, pointers as 0x hex, structs as
+JSON, nothing for void. --json prints JSON (64-bit integers and addresses as strings; a stream:
+one JSON value per line).
+
+Options:
+  --sig SIG                The symbol's signature (required).
+  --free SYMBOL            For a string result: the plugin's export that frees it.
+  --json                   Print the result as JSON.
+  -L, --library-path DIR   Search DIR first for NEEDED libraries (open()'s libraryPath;
+                           repeatable; --lib-path is the same).
+  --allow-insecure         Load even if the file or a directory on its way is writable by others.
+  --integrity VALUE        Refuse the file unless its hash matches (rustplug sri prints it).
+  -h, --help               Show this help.
+
+Exit status: 0 ok; 1 a usage error (also a bad signature or argument); 2 the library could not
+be opened or the call failed (CODE: message, then a hint); 130 interrupted by Ctrl-C.
 `,
 } as const;
 
@@ -79,6 +141,10 @@ interface Parsed {
   version: boolean;
   libraryPath: string[];
   algo: IntegrityAlgorithm;
+  sig: string | undefined;
+  free: string | undefined;
+  allowInsecure: boolean;
+  integrity: string | undefined;
 }
 
 const OPTIONS = {
@@ -86,20 +152,46 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
   'library-path': { type: 'string', short: 'L', multiple: true },
+  'lib-path': { type: 'string', multiple: true },
   algo: { type: 'string' },
+  sig: { type: 'string' },
+  free: { type: 'string' },
+  'allow-insecure': { type: 'boolean' },
+  integrity: { type: 'string' },
 } as const;
 
 /** The commands each option applies to (help and version: all). */
 const OPTION_COMMANDS: Partial<Record<keyof typeof OPTIONS, readonly Command[]>> = {
-  json: ['inspect', 'sizes'],
-  'library-path': ['inspect'],
+  json: ['inspect', 'sizes', 'call'],
+  'library-path': ['inspect', 'call'],
+  'lib-path': ['inspect', 'call'],
   algo: ['sri'],
+  sig: ['call'],
+  free: ['call'],
+  'allow-insecure': ['call'],
+  integrity: ['call'],
 };
 
+/** a, b and c */
+const listed = (xs: readonly string[]) => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`);
+
+/** A word util.parseArgs would take for an option but that is a negative number: an argument of call. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d|inf|nan)/i;
+
 function parse(argv: string[]): Parsed {
+  // Negative numbers are hidden from util.parseArgs behind placeholders (no option starts with a
+  // digit), and put back after.
+  const hidden = new Map<string, string>();
+  const args = argv.map((a, i) => {
+    if (!NEGATIVE_NUMBER.test(a)) return a;
+    const key = `\u0000${i}`;
+    hidden.set(key, a);
+    return key;
+  });
+  const unhide = (s: string) => hidden.get(s) ?? s;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     // util.parseArgs's messages are long; say the same in one line.
     const m = (e as Error).message;
@@ -108,7 +200,7 @@ function parse(argv: string[]): Parsed {
     throw new UsageError(unknown ? `unknown option ${unknown[1]}` : missing ? `${missing[1]} needs a value` : m.split('\n')[0]!);
   }
   const { values } = parsed;
-  const files = [...parsed.positionals];
+  const files = parsed.positionals.map(unhide);
   let command: string | undefined = files.shift();
   let help = values.help ?? false;
   if (command === 'help') {
@@ -122,8 +214,12 @@ function parse(argv: string[]): Parsed {
     json: values.json ?? false,
     help,
     version: values.version ?? false,
-    libraryPath: values['library-path'] ?? [],
+    libraryPath: [...(values['library-path'] ?? []), ...(values['lib-path'] ?? [])].map(unhide),
     algo: 'sha256',
+    sig: values.sig === undefined ? undefined : unhide(values.sig),
+    free: values.free,
+    allowInsecure: values['allow-insecure'] ?? false,
+    integrity: values.integrity,
   };
   if (values.algo !== undefined) {
     const v = values.algo;
@@ -134,7 +230,7 @@ function parse(argv: string[]): Parsed {
   if (p.command !== undefined && !help) {
     for (const [opt, commands] of Object.entries(OPTION_COMMANDS)) {
       if (values[opt as keyof typeof values] !== undefined && !commands.includes(p.command)) {
-        throw new UsageError(`--${opt} applies to ${commands.join(' and ')}`);
+        throw new UsageError(`--${opt} applies to ${listed(commands)}`);
       }
     }
   }
@@ -158,6 +254,20 @@ export function advice(e: PluginError): string {
       return "point -L (open()'s libraryPath) at the directory that holds the missing library, or install it";
     case 'ERR_PLUGIN_INSECURE':
       return 'make the file and the directories above it writable only by you or root (chmod go-w)';
+    case 'ERR_PLUGIN_MISSING_SYMBOL':
+      return 'rustplug inspect <lib> lists the exports (a Rust export needs #[no_mangle] pub extern "C" fn)';
+    case 'ERR_PLUGIN_INTEGRITY':
+      return "the file is not the one the integrity value was taken of: rustplug sri <lib> prints this file's";
+    case 'ERR_PLUGIN_BAD_INTEGRITY':
+      return "write it as rustplug sri prints it: 'sha256-<base64>' (or sha384/sha512, or 'sha256:<hex>')";
+    case 'ERR_PLUGIN_PANIC':
+      return 'the plugin panicked: the message above is its own (and its stderr); fix the plugin';
+    case 'ERR_PLUGIN_DLOPEN':
+      return 'the loader refused the file (see its message above); rustplug inspect <lib> shows what it needs';
+    case 'ERR_PLUGIN_ADDON_UNAVAILABLE':
+      return "call needs rustplug's native addon: reinstall rustplug (npm rebuild rustplug); inspect, sizes and sri work without it";
+    case 'ERR_PLUGIN_INCOMPATIBLE':
+      return 'rebuild the plugins that share code with the same rustc, target and crate versions and features';
     default:
       return 'see the message above; rustplug inspect <file> describes what open() would load';
   }
@@ -254,6 +364,9 @@ function formatManifest(m: PluginManifest): string[] {
 
 function reportError(e: unknown, err: Write): void {
   if (e instanceof PluginError) err(`${e.code}: ${e.message}\nhint: ${advice(e)}\n`);
+  else if (e instanceof CallFailedError) err(`${e.code}: ${e.message}\nhint: ${e.hint}\n`);
+  else if (e instanceof SizesError) err(`${e.output ? `${e.output.trimEnd()}\n` : ''}${e.code}: ${e.message}\nhint: ${e.hint}\n`);
+  else if (e instanceof PluginArgumentError) err(`${e.code}: ${e.message}\nhint: check the arguments against --sig (rustplug call --help lists how each type is written)\n`);
   else throw e;
 }
 
@@ -262,12 +375,25 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+/** What main() needs of the process besides output; the defaults are the real process's. */
+export interface MainIO {
+  /** Whether stderr is a terminal (call's progress indicator, sizes' build lines). */
+  tty?: boolean;
+  /** Where SIGINT comes from (call aborts a future or stream on it). */
+  interrupts?: CallIO['interrupts'];
+  /** Resolves when `out` can take more (see CallIO.drained). */
+  drained?: CallIO['drained'];
+  /** Aborted when nobody reads `out` any more (see CallIO.outputClosed). */
+  outputClosed?: AbortSignal;
+}
+
 /**
  * Runs the CLI with `argv` (the arguments after the script name). `out` and `err` receive text
- * that ends with a newline. Resolves to the exit code: 0 ok, 1 usage error, 2 a file could not be
- * handled (a PluginError: "CODE: message", then a "hint:" line).
+ * that ends with a newline (but for call's progress indicator on a terminal). Resolves to the exit
+ * code: 0 ok, 1 usage error, 2 a file could not be handled (a PluginError: "CODE: message", then a
+ * "hint:" line), 130 a call interrupted by SIGINT.
  */
-export async function main(argv: string[], out: Write, err: Write = out): Promise<number> {
+export async function main(argv: string[], out: Write, err: Write = out, io: MainIO = {}): Promise<number> {
   const usage = (msg: string, command?: Command): number => {
     err(`rustplug: ${msg}\nTry 'rustplug ${command ? `${command} ` : ''}--help'.\n`);
     return 1;
@@ -288,7 +414,37 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
     return 0;
   }
   if (p.command === undefined) return usage('no command given');
-  if (p.files.length === 0) return usage(`${p.command} needs at least one file`, p.command);
+  const tty = io.tty ?? process.stderr.isTTY === true;
+
+  if (p.command === 'call') {
+    if (p.files.length < 2) return usage(`call needs a library and a symbol (rustplug call <lib> <symbol> --sig '(i32,i32)->i32' 1 2)`, 'call');
+    if (p.sig === undefined) return usage(`call needs --sig, the symbol's signature, e.g. --sig '(i32, i32) -> i32'`, 'call');
+    const [lib, symbol, ...args] = p.files as [string, string, ...string[]];
+    try {
+      return await runCall(
+        {
+          lib,
+          symbol,
+          sig: p.sig,
+          args,
+          json: p.json,
+          free: p.free,
+          openOptions: {
+            ...(p.libraryPath.length ? { libraryPath: p.libraryPath } : {}),
+            ...(p.allowInsecure ? { allowInsecure: true } : {}),
+            ...(p.integrity !== undefined ? { integrity: p.integrity } : {}),
+          },
+        },
+        { out, err, tty, interrupts: io.interrupts ?? process, drained: io.drained, outputClosed: io.outputClosed },
+      );
+    } catch (e) {
+      if (e instanceof CallUsageError) return usage(e.message, 'call');
+      reportError(e, err);
+      return 2;
+    }
+  }
+
+  if (p.files.length === 0) return usage(`${p.command} needs at least one ${p.command === 'sizes' ? 'file or crate directory' : 'file'}`, p.command);
   if (p.command === 'sri' && p.files.length !== 1) return usage('sri takes exactly one file', p.command);
 
   let status = 0;
@@ -318,12 +474,24 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
     return status;
   }
 
-  // sizes
-  const rows: { file: string; sizeBytes: number; kind: string; needed: number; rustc: string | null }[] = [];
+  // sizes: files as they are; a crate directory built four ways.
+  type Row = { file: string; sizeBytes: number; kind: string; needed: number; rustc: string | null } | BuiltSize;
+  const rows: Row[] = [];
+  const neededOf = new Map<Row, readonly string[]>();
+  const crates: { name: string; dir: string }[] = [];
   for (const f of p.files) {
     try {
+      if (isDirectory(f)) {
+        const built = buildSizes(f, tty ? (line) => err(`rustplug: ${line}\n`) : undefined);
+        for (const r of built) neededOf.set(r, r.neededLibraries);
+        rows.push(...built);
+        crates.push({ name: built[0]!.crate, dir: relative(process.cwd(), dirname(dirname(built[0]!.file))) || '.' });
+        continue;
+      }
       const elf = readElf(f, { anyArch: true });
-      rows.push({ file: f, sizeBytes: statSync(f).size, kind: pluginKind(elf), needed: elf.needed.length, rustc: elf.rustc });
+      const row = { file: f, sizeBytes: statSync(f).size, kind: pluginKind(elf), needed: elf.needed.length, rustc: elf.rustc };
+      neededOf.set(row, elf.needed);
+      rows.push(row);
     } catch (e) {
       reportError(e, err);
       status = 2;
@@ -331,17 +499,31 @@ export async function main(argv: string[], out: Write, err: Write = out): Promis
   }
   if (p.json) out(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length) {
+    // With builds: which Rust dylibs each NEEDs (libstd-<hash>.so with -C prefer-dynamic), since
+    // the NEEDED count alone hides that swap.
+    const withBuilds = crates.length > 0;
+    const name = (r: Row) => ('crate' in r ? `${r.crate} ${variantLabel(r)}` : r.file);
+    const rustNeeded = (r: Row) => rustDylibsOf(neededOf.get(r) ?? []).join(' ') || '-';
     out(
       table(
         [
-          ['FILE', 'SIZE', 'BYTES', 'KIND', 'NEEDED', 'RUSTC'],
-          ...rows.map((r) => [r.file, humanSize(r.sizeBytes), String(r.sizeBytes), r.kind, String(r.needed), shortRustc(r.rustc)]),
+          [withBuilds ? 'BUILD' : 'FILE', 'SIZE', 'BYTES', 'KIND', 'NEEDED', ...(withBuilds ? ['RUST NEEDED'] : []), 'RUSTC'],
+          ...rows.map((r) => [name(r), humanSize(r.sizeBytes), String(r.sizeBytes), r.kind, String(r.needed), ...(withBuilds ? [rustNeeded(r)] : []), shortRustc(r.rustc)]),
         ],
         new Set([1, 2, 4]),
       ),
     );
+    for (const c of crates) out(`${c.name}: built at opt-level ${OPT_LEVEL} with its release profile; the libraries are in ${c.dir}/\n`);
   }
   return status;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function invokedAsScript(): boolean {
@@ -353,10 +535,26 @@ function invokedAsScript(): boolean {
 }
 
 if (invokedAsScript()) {
+  // A reader that goes away (rustplug call … | head -3) ends the output, not the process with a stack trace.
+  const outputClosed = new AbortController();
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    outputClosed.abort();
+  });
   main(
     process.argv.slice(2),
-    (s) => process.stdout.write(s),
+    (s) => {
+      if (!outputClosed.signal.aborted) process.stdout.write(s);
+    },
     (s) => process.stderr.write(s),
+    {
+      outputClosed: outputClosed.signal,
+      drained: () =>
+        new Promise((resolve) => {
+          if (process.stdout.writableNeedDrain) process.stdout.once('drain', resolve);
+          else setImmediate(resolve);
+        }),
+    },
   ).then(
     (code) => {
       process.exitCode = code;

@@ -63,4 +63,9 @@ it('the CLI inspects and hashes without the addon', () => {
   const sri = node([cli, 'sri', PLUGINS.basic]);
   expect(sri.status).toBe(0);
   expect(sri.stdout).toMatch(/^sha256-/);
+  // call needs the addon: a typed error and what to do, exit 2 (not a crash).
+  const call = node([cli, 'call', PLUGINS.basic, 'add', '--sig', '(i32,i32)->i32', '1', '2']);
+  expect(call.status).toBe(2);
+  expect(call.stdout).toBe('');
+  expect(call.stderr).toMatch(/^ERR_PLUGIN_ADDON_UNAVAILABLE: .*\nhint: call needs rustplug's native addon: reinstall rustplug \(npm rebuild rustplug\); inspect, sizes and sri work without it\n$/);
 });
