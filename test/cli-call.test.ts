@@ -227,11 +227,11 @@ describe('call: errors', () => {
   });
 
   it('missing symbol: ERR_PLUGIN_MISSING_SYMBOL with a suggestion and a hint, exit 2', () => {
-    const r = cli('call', BASIC, 'addd', '--sig', '(i32,i32)->i32', '1', '2');
+    const r = cli('call', BASIC, 'scalee', '--sig', '(f64,f64)->f64', '1', '2');
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toBe(
-      `ERR_PLUGIN_MISSING_SYMBOL: ${BASIC} does not export 'addd'; did you mean 'add'? (exports need #[no_mangle] pub extern "C" fn in Rust)\n` +
+      `ERR_PLUGIN_MISSING_SYMBOL: ${BASIC} does not export 'scalee'; did you mean 'scale'? (exports need #[no_mangle] pub extern "C" fn in Rust)\n` +
         'hint: rustplug inspect <lib> lists the exports (a Rust export needs #[no_mangle] pub extern "C" fn)\n',
     );
   });
