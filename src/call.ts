@@ -9,7 +9,7 @@ import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 import type { KoffiSpec } from './ir.js';
 
-import { PluginArgumentError, PluginClosedError } from './errors.js';
+import { PluginArgumentError, PluginClosedError, typedNativeError } from './errors.js';
 import { isStructIR, koffiOf } from './ir.js';
 import type { ParamIR, ResultIR, SymbolIR } from './ir.js';
 import { BAD, decoderOf, snapshotOf, zeroOf } from './snapshot.js';
@@ -165,6 +165,10 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     start: addon.futureStart,
     koffiStart: addon.futureKoffiStart,
     streamStart: addon.streamStart,
+    /** The addon's coded errors (a symbol that returns no FfiFuture, a closed library) as their classes. */
+    typed(e: unknown): unknown {
+      return typedNativeError(e, lib.path);
+    },
     streamKoffiStart: addon.streamKoffiStart,
     /** A `{ callback }` argument: its trampoline for this call ([address, handle]). */
     jsCb(i: number, f: Function): [bigint, NativeCallback] {
@@ -316,7 +320,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       ? [
           `try {`,
           ...prologue,
-          `return h.stream(() => ${startFn}(${startArgs}), c, ${cbsExpr});`,
+          `return h.stream(() => { try { return ${startFn}(${startArgs}); } catch (e) { throw h.typed(e); } }, c, ${cbsExpr});`,
           `} catch (e) { return h.failed(Promise.reject(e)); }`,
         ].join('\n')
       : [
@@ -324,7 +328,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
           ...prologue,
           `if (c !== undefined && c.signal !== undefined && c.signal.aborted) return h.d.finish(undefined, c, ${cbsExpr});`,
           `let r;`,
-          `try { r = ${startFn}(${startArgs}); } catch (e) { h.d.release(${cbsExpr}); return Promise.reject(e); }`,
+          `try { r = ${startFn}(${startArgs}); } catch (e) { h.d.release(${cbsExpr}); return Promise.reject(h.typed(e)); }`,
           `return h.d.finish(r, c, ${cbsExpr});`,
           `} catch (e) { return Promise.reject(e); }`,
         ].join('\n');

@@ -279,3 +279,15 @@ export class CargoBuildError extends PluginError {
     this.command = details.command;
   }
 }
+
+/**
+ * An error the addon threw with one of rustplug's codes (Node-API errors are plain Error or
+ * TypeError objects with a `code`), as the class that code belongs to; anything else unchanged.
+ */
+export function typedNativeError(e: unknown, path?: string): unknown {
+  if (!(e instanceof Error) || e instanceof PluginError) return e;
+  const code = (e as { code?: unknown }).code;
+  if (code === 'ERR_PLUGIN_BAD_DECLARATION') return new DeclarationError(e.message, { path, cause: e });
+  if (code === 'ERR_PLUGIN_CLOSED') return new PluginClosedError(e.message, { path, cause: e });
+  return e;
+}

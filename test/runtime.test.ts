@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { futureStats, open } from '../src/index.js';
+import { DeclarationError, futureStats, open } from '../src/index.js';
 import { rejection, repoRoot, waitUntil } from './helpers/async-fixture.js';
 import { PLUGINS, tempDir } from './helpers/plugins.js';
 
@@ -54,6 +54,14 @@ describe('waker reference counts', () => {
 });
 
 describe('a symbol that does not return an FfiFuture, declared as one', () => {
+  it('as a stream too: the first next() rejects with a DeclarationError', async () => {
+    const lib = open(PLUGINS.basic, { version: { parameters: [], result: { stream: 'u64' } } });
+    const err = await rejection(lib.symbols.version().next());
+    expect(err).toBeInstanceOf(DeclarationError);
+    expect(err.message).toMatch(/does not return an FfiStream/);
+    lib.close();
+  });
+
   // add(i32, i32) -> i32 and version() -> *const c_char write only RAX: the FfiFuture they are
   // taken to return stays as the host initialised it, which must be zeros, every time.
   const lib = open(PLUGINS.basic, {
@@ -66,7 +74,7 @@ describe('a symbol that does not return an FfiFuture, declared as one', () => {
     for (let i = 0; i < 200; i++) {
       for (const p of [lib.symbols.add(i, 1), lib.symbols.version()]) {
         const err = await rejection(p);
-        expect(err).toBeInstanceOf(TypeError);
+        expect(err).toBeInstanceOf(DeclarationError);
         expect(err.code).toBe('ERR_PLUGIN_BAD_DECLARATION');
         expect(err.message).toMatch(/does not return an FfiFuture/);
       }
