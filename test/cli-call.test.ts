@@ -251,7 +251,7 @@ describe('call: errors', () => {
     // version() returns a C string, not an FfiStream: rustplug notices the null poll function.
     const s = cli('call', BASIC, 'version', '--sig', '()->stream<u64>');
     expect(s.code).toBe(2);
-    expect(s.err).toMatch(/^ERR_CALL_FAILED: version: .*FfiStream.*\nhint: check --sig against the plugin's source: .*\n$/);
+    expect(s.err).toMatch(/^ERR_PLUGIN_BAD_DECLARATION: .*'version'.*FfiStream.*\nhint: .*\n$/);
   });
 });
 

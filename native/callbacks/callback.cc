@@ -451,21 +451,20 @@ uint64_t Callback::Inline(const CallFrame& frame, double* num) {
 // ---------------------------------------------------------------------------------------------
 // Any thread: the trampolines' side
 
-uint64_t Callback::CallInteger(size_t slot, const CallFrame& frame) noexcept {
-  Callback* cb = Acquire(Returns::kInteger, slot);
-  if (cb == nullptr) return 0;  // released: the plugin called a pointer it should have let go
-  g_calls.fetch_add(1, std::memory_order_relaxed);
-  uint64_t w = 0;
-  if (pthread_equal(pthread_self(), cb->js_thread_)) {
-    InlineCall ic{cb, &frame, 0, 0};
-    cb->inline_entry_(&ic);
-    w = ic.word;
-  } else if (cb->result_ == kVoid) {
-    auto* call = new (std::nothrow) Call{cb, frame};
+// One call with a register result (or none): inline on the JS thread; from another thread queued
+// for a void result, else queued and waited for.
+void Callback::Run(const CallFrame& frame, uint64_t* word, double* num) noexcept {
+  if (pthread_equal(pthread_self(), js_thread_)) {
+    InlineCall ic{this, &frame, 0, 0};
+    inline_entry_(&ic);
+    *word = ic.word;
+    *num = ic.num;
+  } else if (result_ == kVoid) {
+    auto* call = new (std::nothrow) Call{this, frame};
     if (call != nullptr) {
-      cb->Retain();
-      if (!cb->Queue(call)) {
-        cb->Release();
+      Retain();
+      if (!Queue(call)) {
+        Release();
         delete call;
       }
     }
@@ -473,17 +472,25 @@ uint64_t Callback::CallInteger(size_t slot, const CallFrame& frame) noexcept {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
-    double num = 0;
-    Call call{cb, frame};
-    call.mu = &mu, call.cv = &cv, call.done = &done, call.word = &w, call.num = &num;
-    cb->Retain();
-    if (cb->Queue(&call)) {
+    Call call{this, frame};
+    call.mu = &mu, call.cv = &cv, call.done = &done, call.word = word, call.num = num;
+    Retain();
+    if (Queue(&call)) {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return done; });
     } else {
-      cb->Release();
+      Release();
     }
   }
+}
+
+uint64_t Callback::CallInteger(size_t slot, const CallFrame& frame) noexcept {
+  Callback* cb = Acquire(Returns::kInteger, slot);
+  if (cb == nullptr) return 0;  // released: the plugin called a pointer it should have let go
+  g_calls.fetch_add(1, std::memory_order_relaxed);
+  uint64_t w = 0;
+  double n = 0;
+  cb->Run(frame, &w, &n);
   cb->Release();
   return w;
 }
@@ -492,26 +499,9 @@ double Callback::CallFloat(size_t slot, const CallFrame& frame) noexcept {
   Callback* cb = Acquire(Returns::kFloat, slot);
   if (cb == nullptr) return 0;
   g_calls.fetch_add(1, std::memory_order_relaxed);
+  uint64_t w = 0;
   double n = 0;
-  if (pthread_equal(pthread_self(), cb->js_thread_)) {
-    InlineCall ic{cb, &frame, 0, 0};
-    cb->inline_entry_(&ic);
-    n = ic.num;
-  } else {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    uint64_t w = 0;
-    Call call{cb, frame};
-    call.mu = &mu, call.cv = &cv, call.done = &done, call.word = &w, call.num = &n;
-    cb->Retain();
-    if (cb->Queue(&call)) {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return done; });
-    } else {
-      cb->Release();
-    }
-  }
+  cb->Run(frame, &w, &n);
   const ResultKind kind = cb->result_;
   cb->Release();
   if (kind == kF32) {

@@ -61,6 +61,7 @@ class Callback {
   // JS thread: a JS result → the register image of `result_` (false: wrong type, error thrown).
   bool ToWord(napi_env env, napi_value v, uint64_t* word, double* num);
   uint64_t Inline(const CallFrame& frame, double* num);
+  void Run(const CallFrame& frame, uint64_t* word, double* num) noexcept;
 
   std::atomic<int> refs_{1};  // the registration (JS side) + each call in flight
   Returns returns_ = Returns::kInteger;

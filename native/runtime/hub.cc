@@ -254,57 +254,34 @@ std::vector<napi_value> AllArgs(napi_env env, napi_callback_info info, size_t fi
 }
 }  // namespace
 
-napi_value Hub::Start(napi_env env, napi_callback_info info) {
-  constexpr size_t kFixed = kFutureFixed;
-  size_t argc = kFixed + kMaxPlannedArgs;
-  napi_value argv[kFixed + kMaxPlannedArgs];
+// The four start entry points differ only in how the plugin is called (planned, or through its
+// koffi function, which comes right after the symbol) and in what takes its result over.
+template <bool kKoffi, bool kStream>
+napi_value Hub::Begin(napi_env env, napi_callback_info info) {
+  constexpr size_t kFixed = (kStream ? kStreamFixed : kFutureFixed) + (kKoffi ? 1 : 0);
   FutureSymbol* sym = nullptr;
   FfiFutureRaw f;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || !CallPlanned(env, argv, argc, kFixed, &sym, &f)) {
-    return nullptr;
+  StartArgs a;
+  if constexpr (kKoffi) {
+    size_t argc;
+    std::vector<napi_value> argv = AllArgs(env, info, kFixed, &argc);
+    if (!CallKoffi(env, argv.data(), argc, kFixed, &sym, &f)) return nullptr;
+    ReadStartArgs(env, argv.data() + 2, &a);
+  } else {
+    size_t argc = kFixed + kMaxPlannedArgs;
+    napi_value argv[kFixed + kMaxPlannedArgs];
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || !CallPlanned(env, argv, argc, kFixed, &sym, &f)) {
+      return nullptr;
+    }
+    ReadStartArgs(env, argv + 1, &a);
   }
-  StartArgs a;
-  ReadStartArgs(env, argv + 1, &a);
-  return StartFuture(env, sym, f, a);
+  return kStream ? StartStream(env, sym, f, a) : StartFuture(env, sym, f, a);
 }
 
-napi_value Hub::KoffiStart(napi_env env, napi_callback_info info) {
-  constexpr size_t kFixed = kFutureFixed + 1;
-  size_t argc;
-  std::vector<napi_value> argv = AllArgs(env, info, kFixed, &argc);
-  FutureSymbol* sym = nullptr;
-  FfiFutureRaw f;
-  if (!CallKoffi(env, argv.data(), argc, kFixed, &sym, &f)) return nullptr;
-  StartArgs a;
-  ReadStartArgs(env, argv.data() + 2, &a);
-  return StartFuture(env, sym, f, a);
-}
-
-napi_value Hub::StreamStart(napi_env env, napi_callback_info info) {
-  constexpr size_t kFixed = kStreamFixed;
-  size_t argc = kFixed + kMaxPlannedArgs;
-  napi_value argv[kFixed + kMaxPlannedArgs];
-  FutureSymbol* sym = nullptr;
-  FfiFutureRaw f;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || !CallPlanned(env, argv, argc, kFixed, &sym, &f)) {
-    return nullptr;
-  }
-  StartArgs a;
-  ReadStartArgs(env, argv + 1, &a);
-  return StartStream(env, sym, f, a);
-}
-
-napi_value Hub::StreamKoffiStart(napi_env env, napi_callback_info info) {
-  constexpr size_t kFixed = kStreamFixed + 1;
-  size_t argc;
-  std::vector<napi_value> argv = AllArgs(env, info, kFixed, &argc);
-  FutureSymbol* sym = nullptr;
-  FfiFutureRaw f;
-  if (!CallKoffi(env, argv.data(), argc, kFixed, &sym, &f)) return nullptr;
-  StartArgs a;
-  ReadStartArgs(env, argv.data() + 2, &a);
-  return StartStream(env, sym, f, a);
-}
+napi_value Hub::Start(napi_env env, napi_callback_info info) { return Begin<false, false>(env, info); }
+napi_value Hub::KoffiStart(napi_env env, napi_callback_info info) { return Begin<true, false>(env, info); }
+napi_value Hub::StreamStart(napi_env env, napi_callback_info info) { return Begin<false, true>(env, info); }
+napi_value Hub::StreamKoffiStart(napi_env env, napi_callback_info info) { return Begin<true, true>(env, info); }
 
 namespace {
 bool CheckReturned(napi_env env, FutureSymbol* sym, const FfiFutureRaw& f, const char* what) {

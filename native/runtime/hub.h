@@ -86,6 +86,8 @@ class Hub {
     napi_value slot = nullptr;
   };
   static void ReadStartArgs(napi_env env, const napi_value* argv, StartArgs* a);
+  template <bool kKoffi, bool kStream>
+  napi_value Begin(napi_env env, napi_callback_info info);
   // Calls a planned symbol (argv: sym, <start args>, ...args) with its library's code held; on
   // success the hold goes with the FfiFutureRaw to the caller.
   bool CallPlanned(napi_env env, const napi_value* argv, size_t argc, size_t fixed, FutureSymbol** sym, FfiFutureRaw* f);
