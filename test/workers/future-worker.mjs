@@ -36,17 +36,18 @@ const rand = () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
 
-/** Starts every kind of future that stays pending for a while. */
+/** Starts every kind of future that stays pending for a while (long enough that a slow machine,
+ *  e.g. a sanitizer build, still finds them pending when it checks). */
 function holdAll() {
   const ps = [
     s.never(),
     s.never({ ref: false }),
-    s.sleep_u64(500, 1),
-    s.sleep_point(500, 1, 2),
-    s.thread_sleep_u64(500, 1),
+    s.sleep_u64(2000, 1),
+    s.sleep_point(2000, 1, 2),
+    s.thread_sleep_u64(2000, 1),
     s.thread_sleep_u64(50, 1), // its wake arrives while the worker is being torn down, or after
-    c.symbols.c_sleep_u64(500, 1),
-    s.delayed_string(`worker ${seed}`, 500),
+    c.symbols.c_sleep_u64(2000, 1),
+    s.delayed_string(`worker ${seed}`, 2000),
     s.pending_then_late_wake(150),
     s.late_wake(100), // settles at once; its wake comes 100 ms later
   ];
