@@ -641,9 +641,11 @@ function readSymbol(key: string, decl: unknown, types: TypeReader): SymbolIR {
     } else if (r.union !== undefined) {
       resultType = types.unionValue(resultType, r.union, `${where} result`);
     } else if (r.future !== undefined) {
+      refuseAsyncBuffer(r.future, `${where} result`);
       isFuture = true;
       resultType = r.future;
     } else if (r.stream !== undefined) {
+      refuseAsyncBuffer(r.stream, `${where} result`);
       isStream = true;
       resultType = r.stream;
     } else {
@@ -669,7 +671,6 @@ function readSymbol(key: string, decl: unknown, types: TypeReader): SymbolIR {
   if (ref !== undefined && !isAsync) throw new DeclarationError(`${where}: 'ref' applies to { future: T } and { stream: T } results only (a synchronous call never keeps the event loop alive)`);
   if (isAsync) {
     const what = isFuture ? 'a future' : 'a stream';
-    if (bufferLength !== undefined) throw new DeclarationError(`${where}: a { buffer } result is for synchronous calls only`);
     for (const p of params) {
       if (p.kind === 'out' || p.kind === 'inout') throw new DeclarationError(`${where}: out/inout parameters cannot be used with ${what} result (the plugin would write after the call returned); return a struct instead`);
       if (p.kind === 'callback') throw new DeclarationError(`${where}: a { function } callback is only valid during a synchronous call; for ${what}, declare it as { callback: { parameters, result } } (callable from any thread until the call ends)`);
@@ -680,6 +681,17 @@ function readSymbol(key: string, decl: unknown, types: TypeReader): SymbolIR {
     }
   }
   return Object.freeze({ key, exported, params: Object.freeze(params), result: Object.freeze(result), isFuture, isStream, free, optional, ref });
+}
+
+/** { future: { buffer } } / { stream: { buffer } }: said plainly (the length comes from a parameter the call has returned past). */
+function refuseAsyncBuffer(t: unknown, where: string): void {
+  let has = false;
+  try {
+    has = typeof t === 'object' && t !== null && Object.keys(t).includes('buffer');
+  } catch {
+    // types.value() reads the keys again and reports a throwing declaration.
+  }
+  if (has) throw new DeclarationError(`${where}: a { buffer } result is for synchronous calls only; return a struct of pointer and length from the future and view() it`);
 }
 
 function aggregateResult(v: StructIR | UnionIR): ResultIR {

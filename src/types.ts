@@ -186,6 +186,9 @@ export type ParameterValue<T> = T extends ValueType
         ? string
         : T extends { readonly pointer: infer U }
           ? ValueInput<U>
+          : T extends { readonly inout: infer U extends UnionType }
+            ? // A union box goes in with one member set and comes back with every member.
+              OutBox<ResultValue<U>> | { value: ValueInput<U> }
           : T extends { readonly out: infer U } | { readonly inout: infer U }
             ? OutBox<ResultValue<U>>
             : T extends { readonly function: { readonly parameters: infer P; readonly result: infer R } }

@@ -61,7 +61,8 @@ describe('buffer results', () => {
     refused({ parameters: [{ out: 'f64' }], result: { buffer: { lengthFrom: 0 } } }, 'must be an integer or an { out: integer }');
     refused({ parameters: ['u32'], result: { buffer: { length: 0 } } }, "unknown key 'length'");
     refused({ parameters: ['u32'], result: { buffer: 4 } }, 'takes { lengthFrom');
-    refused({ parameters: ['u32'], result: { future: { buffer: { lengthFrom: 0 } } } }, "unknown key 'buffer'");
+    refused({ parameters: ['u32'], result: { future: { buffer: { lengthFrom: 0 } } } }, 'for synchronous calls only');
+    refused({ parameters: ['u32'], result: { stream: { buffer: { lengthFrom: 0 } } } }, 'for synchronous calls only');
     refused({ parameters: ['u32'], result: 'pointer', free: 'cu_free_bytes' }, "'free' applies to a 'string' or { buffer } result only");
   });
 });

@@ -58,11 +58,14 @@ describe('unions', () => {
 
   it('a pointee, and inout/out boxes', () => {
     expect(s.cu_ptr_f64({ f: 6.5 })).toBe(6.5);
-    const box = { value: { f: 1.5 } as { i?: number; f?: number } };
-    s.cu_set_i32(box as never, 5);
+    const box = { value: { f: 1.5 } };
+    s.cu_set_i32(box, 5);
     // The plugin wrote the low four bytes; the high four are 1.5's.
-    expect(box.value.i).toBe(5);
-    expect(box.value.f).toBe(new Float64Array(new Int32Array([5, new Int32Array(new Float64Array([1.5]).buffer)[1]!]).buffer)[0]);
+    const v = box.value as unknown as { i: number; f: number };
+    // What comes back has every member set: passing it in again is refused (exactly one member).
+    expect(thrown(() => s.cu_set_i32(box, 1))).toBeInstanceOf(PluginArgumentError);
+    expect(v.i).toBe(5);
+    expect(v.f).toBe(new Float64Array(new Int32Array([5, new Int32Array(new Float64Array([1.5]).buffer)[1]!]).buffer)[0]);
     const out: { value?: { i: number; f: number } } = {};
     s.cu_set_i32_out(out, -3);
     // An out box starts as zeros over the whole union (its largest member).
