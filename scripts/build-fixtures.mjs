@@ -187,6 +187,7 @@ const cTargets = [
   { src: join(fixtures, 'c', 'c_async.c'), out: join(cOut, 'libc_async.so'), flags: ['-pthread'] },
   { src: join(fixtures, 'c', 'c_hooks.c'), out: join(cOut, 'libc_hooks.so'), flags: [] },
   { src: join(fixtures, 'c', 'cbench.c'), out: join(cOut, 'libcbench.so'), flags: [] },
+  { src: join(fixtures, 'c', 'cunion.c'), out: join(cOut, 'libcunion.so'), flags: [] },
 ];
 mkdirSync(cOut, { recursive: true });
 const scriptTime = mtime(scriptPath); // flags live here: editing them rebuilds

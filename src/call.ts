@@ -3,14 +3,15 @@
 // calls through koffi. A future goes to the native runtime (through koffi or the addon's own call).
 // Each argument is read once: scalars are checked inline and passed as they are; structs, pointees
 // and boxes go through a snapshot (snapshot.ts) whose plain copy is all koffi sees.
+import { constants as bufferConstants } from 'node:buffer';
 import { types } from 'node:util';
 
 import koffi from 'koffi';
 import type { TypeObject } from 'koffi';
 import type { KoffiSpec } from './ir.js';
 
-import { PluginArgumentError, PluginClosedError, typedNativeError } from './errors.js';
-import { isStructIR, koffiOf } from './ir.js';
+import { PluginArgumentError, PluginClosedError, PluginResultError, typedNativeError } from './errors.js';
+import { isAggregateIR, isUnionIR, koffiOf } from './ir.js';
 import type { ParamIR, ResultIR, SymbolIR } from './ir.js';
 import { BAD, decoderOf, snapshotOf, zeroOf } from './snapshot.js';
 import type { Snapshot } from './snapshot.js';
@@ -119,7 +120,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     /** pointerTo: a scalar pointee goes in a one-element array (koffi would take a bare number as an address). */
     ptr(i: number, v: unknown): unknown {
       const k = snap[i]!(v);
-      return k === BAD || isStructIR(params[i]!.inner) ? k : [k];
+      return k === BAD || isAggregateIR(params[i]!.inner) ? k : [k];
     },
     /** out/inout: box.value is read once; an out box that holds no valid value starts as zeros. */
     boxIn(i: number, box: unknown): unknown {
@@ -130,10 +131,17 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
         if (p.kind === 'inout') return BAD;
         k = zeroOf(p.inner!);
       }
-      return isStructIR(p.inner) ? k : [k];
+      if (isUnionIR(p.inner)) {
+        // koffi writes an inout union back only into a koffi.Union, set through its one member.
+        const u = new (koffi.Union as unknown as new (t: TypeObject) => Record<string, unknown>)(p.inner.koffi);
+        const [key, val] = Object.entries(k as object)[0]!;
+        u[key] = val;
+        return u;
+      }
+      return isAggregateIR(p.inner) ? k : [k];
     },
     boxOut(i: number, box: { value?: unknown }, k: unknown): void {
-      const v = isStructIR(params[i]!.inner) ? k : (k as unknown[])[0];
+      const v = isAggregateIR(params[i]!.inner) ? k : (k as unknown[])[0];
       const d = boxDecode[i];
       box.value = d === undefined ? v : d(v);
     },
@@ -151,6 +159,19 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       const s = koffi.decode(p, 'char', -1) as string;
       if (free) free(p);
       return s;
+    },
+    /** A { buffer } result: `len` bytes at p copied into a Buffer (then p freed, if declared); null for null. */
+    buf(p: bigint | null, len: unknown): Buffer | null {
+      if (p === null) return null;
+      const n = typeof len === 'bigint' ? (len >= 0n && len <= BigInt(bufferConstants.MAX_LENGTH) ? Number(len) : -1) : (len as number);
+      if (!Number.isSafeInteger(n) || n < 0 || n > bufferConstants.MAX_LENGTH) {
+        if (free) free(p);
+        throw new PluginResultError(`${name}() returned a buffer whose length (parameter ${result.bufferLength}) is ${String(len)}, not a byte count in [0, ${bufferConstants.MAX_LENGTH}]${free ? `; the pointer was passed to ${ir.free}` : ''}`, { path: lib.path });
+      }
+      const out = Buffer.allocUnsafe(n);
+      if (n > 0) out.set(new Uint8Array(koffi.view(p, n)));
+      if (free) free(p);
+      return out;
     },
     fromK: resultDecode,
     isOpts(o: unknown): boolean {
@@ -258,8 +279,11 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   let direct = false;
   if (!isAsync) {
     // koffi returns ±2^53 as numbers; the API returns numbers only for safe integers.
+    const L = result.bufferLength;
     const post = result.isString
       ? 'h.str(r)'
+      : L !== undefined
+        ? `h.buf(r, ${params[L]!.kind === 'scalar' ? `a${L}` : `k${L}[0]`})`
       : result.is64
         ? `(typeof r === 'number' && (r > ${Number.MAX_SAFE_INTEGER} || r < -${Number.MAX_SAFE_INTEGER}) ? BigInt(r) : r)`
         : resultDecode !== undefined

@@ -295,6 +295,10 @@ export function parseArgument(text: string, type: ParameterType, index: number):
 
 function example(type: ValueType): string {
   if (typeof type === 'string') return type === 'bool' ? 'true' : type === 'pointer' ? 'null' : '1';
+  if ('union' in type) {
+    const [k, v] = Object.entries(type.union)[0]!;
+    return `{"${k}":${example(v)}}`;
+  }
   if ('array' in type) return `[${Array.from({ length: Math.min(type.length, 3) }, () => example(type.array)).join(',')}${type.length > 3 ? ',…' : ''}]`;
   const s = type.struct;
   return Array.isArray(s) ? `[${s.map(example).join(',')}]` : `{${Object.entries(s).map(([k, v]) => `"${k}":${example(v)}`).join(',')}}`;
@@ -317,6 +321,7 @@ function fromJson(json: unknown, type: ValueType, index: number, path: string): 
     }
     return bad(`expected ${type === 'bool' ? 'true or false' : 'a number'}, got ${JSON.stringify(json)}`);
   }
+  if ('union' in type) return bad('a union cannot be given on the command line (the CLI declares no unions)');
   if ('array' in type) {
     if (!Array.isArray(json)) return bad(`expected a JSON array of ${type.length}, got ${JSON.stringify(json)}`);
     if (json.length !== type.length) return bad(`expected ${type.length} elements, got ${json.length}`);
@@ -412,6 +417,7 @@ function jsonValue(value: unknown, type: ResultType | ValueType): unknown {
     return value;
   }
   if ('array' in type) return (value as unknown[]).map((v) => jsonValue(v, type.array));
+  if ('union' in type) return Object.fromEntries(Object.entries(type.union).map(([k, t]) => [k, jsonValue((value as Record<string, unknown>)[k], t)]));
   const s = type.struct;
   if (Array.isArray(s)) return (value as unknown[]).map((v, i) => jsonValue(v, s[i]!));
   const out: Record<string, unknown> = {};

@@ -20,6 +20,7 @@ export type PluginErrorCode =
   | 'ERR_PLUGIN_CALLBACK_THREAD'
   | 'ERR_PLUGIN_INCOMPATIBLE'
   | 'ERR_PLUGIN_BUSY'
+  | 'ERR_PLUGIN_BAD_RESULT'
 
   | 'ERR_PLUGIN_BAD_INTEGRITY'
   | 'ERR_PLUGIN_ADDON_UNAVAILABLE'
@@ -125,6 +126,13 @@ export class PluginArgumentError extends TypeError {
   }
   override get name(): string {
     return 'PluginArgumentError';
+  }
+}
+
+/** A plugin returned something its declaration rules out (e.g. a `buffer` result whose length is negative or too large). */
+export class PluginResultError extends PluginError {
+  constructor(message: string, options?: PluginErrorOptions) {
+    super('ERR_PLUGIN_BAD_RESULT', message, options);
   }
 }
 

@@ -18,8 +18,12 @@ export interface ArrayType {
   readonly array: ValueType;
   readonly length: number;
 }
+/** A C union of named members sharing the same bytes: JS passes exactly one member; JS gets every member decoded from the bytes. */
+export interface UnionType {
+  readonly union: { readonly [member: string]: ValueType };
+}
 /** A value type: anything that can be a struct field or a pointee; all but arrays also by-value parameters and results. */
-export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType | ArrayType;
+export type ValueType = SmallIntType | BigIntType | FloatType | 'bool' | 'pointer' | StructType | UnionType | ArrayType;
 
 /** `*const T` / `*mut T` to a struct or scalar: JS passes the value; it is copied in for the call. */
 export interface PointerToType {
@@ -59,6 +63,7 @@ export type ParameterType =
   | 'buffer'
   | 'string'
   | StructType
+  | UnionType
   | ArrayType
   | PointerToType
   | OutType
@@ -67,6 +72,15 @@ export type ParameterType =
   | JsCallbackType;
 
 export type ResultType = Exclude<ValueType, ArrayType> | 'void' | 'string';
+
+/**
+ * A pointer result copied into a Buffer (null for a null pointer; freed by `free` if declared). Its byte
+ * length is parameter `lengthFrom`: an integer the caller passes, or an `{ out: integer }` the plugin fills
+ * (`uint8_t *get(size_t *len)`). Synchronous calls only.
+ */
+export interface BufferResultType {
+  readonly buffer: { readonly lengthFrom: number };
+}
 
 /** An `FfiFuture<T>` / `LocalFfiFuture<T>` result: the call returns a Promise of T. */
 export interface FutureType {
@@ -86,7 +100,7 @@ export interface StreamType {
 
 export interface SymbolDeclaration {
   readonly parameters: readonly [] | readonly ParameterType[];
-  readonly result: ResultType | FutureType | StreamType;
+  readonly result: ResultType | BufferResultType | FutureType | StreamType;
   /** The exported name, when it differs from the declaration's key. */
   readonly name?: string;
   /** For a `string` result: the plugin's export that frees it (`extern "C" fn(*mut c_char)`). Without it the string is borrowed and never freed. */
@@ -128,9 +142,13 @@ export type ResultValue<T> = T extends 'void'
             ? string | null
             : T extends { readonly struct: infer F }
               ? StructValue<F>
-              : T extends { readonly array: infer E }
-                ? ResultValue<E>[]
-                : never;
+              : T extends { readonly union: infer F }
+                ? { -readonly [K in keyof F]: ResultValue<F[K]> }
+                : T extends { readonly array: infer E }
+                  ? ResultValue<E>[]
+                  : T extends { readonly buffer: unknown }
+                    ? Buffer | null
+                    : never;
 
 export type StructValue<F> = F extends readonly unknown[]
   ? { -readonly [K in keyof F]: ResultValue<F[K]> }
@@ -147,9 +165,16 @@ export type ValueInput<T> = T extends SmallIntType | FloatType
         ? bigint | null
         : T extends { readonly struct: infer F }
           ? { [K in keyof F]: ValueInput<F[K]> }
+          : T extends { readonly union: infer F }
+            ? UnionInput<F>
           : T extends { readonly array: infer E }
             ? readonly ValueInput<E>[] | (E extends SmallIntType | FloatType ? Exclude<ArrayBufferView, DataView> : never)
             : never;
+
+/** Exactly one member of a union set (the others absent or undefined). */
+export type UnionInput<F> = {
+  [K in keyof F]: { [P in K]: ValueInput<F[K]> } & { [P in Exclude<keyof F, K>]?: undefined };
+}[keyof F];
 
 export type ParameterValue<T> = T extends ValueType
   ? ValueInput<T>
@@ -161,6 +186,9 @@ export type ParameterValue<T> = T extends ValueType
         ? string
         : T extends { readonly pointer: infer U }
           ? ValueInput<U>
+          : T extends { readonly inout: infer U extends UnionType }
+            ? // A union box goes in with one member set and comes back with every member.
+              OutBox<ResultValue<U>> | { value: ValueInput<U> }
           : T extends { readonly out: infer U } | { readonly inout: infer U }
             ? OutBox<ResultValue<U>>
             : T extends { readonly function: { readonly parameters: infer P; readonly result: infer R } }

@@ -22,6 +22,8 @@ export const PLUGINS = {
   basicDylib: join(FIXTURES_TARGET, 'release', 'libbasic_dylib.so'),
   /** Plain C: c_add(int, int), c_mul(double, double), c_name(). */
   cplugin: join(FIXTURES_TARGET, 'c', 'libcplugin.so'),
+  /** Plain C: unions and { buffer } results (rust-fixtures/c/cunion.c). */
+  cunion: join(FIXTURES_TARGET, 'c', 'libcunion.so'),
 } as const;
 
 /** Builds the fixtures when one is missing (fast no-op when they are up to date). */
