@@ -1,5 +1,5 @@
 # Sourced by scripts/test-asan.sh and scripts/test-tsan.sh: finds the headers and builds the
-# native addon with sanitizer flags from binding.gyp's source list (scripts/addon-gyp.mjs).
+# native addon with a sanitizer preset of the cmake-js build (CMakePresets.json).
 # Expects $root (the repo) as the working directory; bash, `set -euo pipefail`.
 
 # Node's headers: /usr/include/node (Debian's nodejs-dev / NodeSource), else next to the node
@@ -17,43 +17,21 @@ san_find_headers() {
   napi_include=$(node -p "require('node-addon-api').include_dir")
 }
 
-# san_build_addon TAG OUT_NODE COMPILER_FLAGS...
-# Compiles every source binding.gyp lists (two at a time) into OUT_NODE, when the addon is missing
-# or older than anything in native/, binding.gyp, the calling script or this file.
+# san_build_addon TAG OUT_NODE PRESET
+# Builds the addon with cmake-js's sanitizer preset PRESET (CMakePresets.json: asan, tsan; the
+# same sources and flags as every other build, from CMakeLists.txt) and copies it to OUT_NODE,
+# when it is missing or older than anything in native/, the build files or the calling script.
 san_build_addon() {
-  local tag=$1 addon=$2
-  shift 2
-  local flags=("$@")
-  local sources defines
-  mapfile -t sources < <(node scripts/addon-gyp.mjs sources)
-  mapfile -t defines < <(node scripts/addon-gyp.mjs defines)
-  [ ${#sources[@]} -gt 0 ] || { echo "$tag: no sources from binding.gyp" >&2; exit 1; }
-  if [ -f "$addon" ] && [ -z "$(find native binding.gyp "scripts/$tag.sh" scripts/sanitizer-common.sh scripts/addon-gyp.mjs -newer "$addon" -print -quit)" ]; then
+  local tag=$1 addon=$2 preset=$3
+  if [ -f "$addon" ] && [ -z "$(find native binding.gyp CMakeLists.txt CMakePresets.json "scripts/$tag.sh" scripts/sanitizer-common.sh -newer "$addon" -print -quit)" ]; then
     return 0
   fi
-  local cxx=${CXX:-g++}
-  local objdir
-  objdir="$(dirname "$addon")/obj"
-  rm -rf "$objdir"
-  mkdir -p "$objdir"
-  echo "$tag: compiling ${#sources[@]} files from binding.gyp into $addon"
-  local common=(-std=c++17 -g -fno-omit-frame-pointer -fPIC -Wall -Wextra -Wno-unused-parameter
-    "${defines[@]/#/-D}" -I"$node_include" -I"$napi_include" "${flags[@]}")
-  # One object per source, named after its path (native/runtime/hub.cc -> native_runtime_hub.o),
-  # at most two compilers at a time.
-  local src obj pids=() failed=0
-  for src in "${sources[@]}"; do
-    obj="$objdir/$(echo "${src%.*}" | tr / _).o"
-    "$cxx" "${common[@]}" -c "$src" -o "$obj" &
-    pids+=($!)
-    if [ ${#pids[@]} -ge 2 ]; then
-      wait "${pids[0]}" || failed=1
-      pids=("${pids[@]:1}")
-    fi
-  done
-  for obj in "${pids[@]}"; do wait "$obj" || failed=1; done
-  [ "$failed" -eq 0 ] || { echo "$tag: compile failed" >&2; exit 1; }
-  "$cxx" -shared "${flags[@]}" "$objdir"/*.o -o "$addon.tmp" -ldl -lpthread
+  echo "$tag: building the addon with the cmake-js preset '$preset'"
+  local built
+  built=$(node scripts/build-cmake.mjs --preset "$preset" | tail -n 1)
+  [ -f "$built" ] || { echo "$tag: the cmake-js preset '$preset' built nothing ($built)" >&2; exit 1; }
+  mkdir -p "$(dirname "$addon")"
+  cp "$built" "$addon.tmp"
   mv "$addon.tmp" "$addon"
 }
 

@@ -5,10 +5,10 @@
 #   npm run test:asan                 # the runtime tests: future*, stream, js-callback, runtime
 #   npm run test:asan -- test/future.test.ts
 #
-# 1. Compiles the sources binding.gyp lists (scripts/addon-gyp.mjs) with g++
-#    -fsanitize=address,undefined into build/asan/rustplug.node (the normal
-#    build/Release/rustplug.node is left alone; nothing is downloaded: the headers come from
-#    /usr/include/node and node-addon-api; scripts/sanitizer-common.sh).
+# 1. Builds the addon with the cmake-js preset `asan` (CMakePresets.json: -fsanitize=address,
+#    undefined, -fno-sanitize-recover=undefined) and copies it to build/asan/rustplug.node (the
+#    normal build/Release/rustplug.node is left alone; nothing is downloaded: the headers are the
+#    running Node's; scripts/sanitizer-common.sh).
 # 2. Runs vitest with LD_PRELOAD=libasan.so (node itself is not instrumented, so the ASan
 #    runtime must come first) and RUSTPLUG_ADDON pointing src/native.ts at that build. Child
 #    processes and worker threads inherit both.
@@ -41,7 +41,7 @@ if [ ! -e "$libasan" ] || [ "$libasan" = libasan.so ]; then
 fi
 san_find_headers test-asan
 addon=$out/rustplug.node
-san_build_addon test-asan "$addon" -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+san_build_addon test-asan "$addon" asan
 
 # dist/ must exist for the child processes and workers (test/global-setup.ts rebuilds it when
 # stale, but it runs inside the sanitized vitest process too; build it here first).

@@ -8,7 +8,7 @@
 #
 # Everything it builds goes to build/tsan/ (the normal addon and rust-fixtures/target are left
 # alone; nothing is downloaded):
-# 1. build/tsan/rustplug.node: binding.gyp's sources with g++ -fsanitize=thread
+# 1. build/tsan/rustplug.node: the cmake-js preset `tsan` (CMakePresets.json: -fsanitize=thread)
 #    (scripts/sanitizer-common.sh).
 # 2. build/tsan/target/c/*.so: rust-fixtures/c/*.c with cc -fsanitize=thread.
 # 3. build/tsan/target/release/: the Rust fixtures with rustc's -Zsanitizer=thread (a stable
@@ -54,7 +54,7 @@ san_find_headers test-tsan
 node scripts/build-fixtures.mjs >/dev/null
 
 # 1. The addon.
-san_build_addon test-tsan "$out/rustplug.node" -O1 -fsanitize=thread
+san_build_addon test-tsan "$out/rustplug.node" tsan
 
 # 2. The C plugins, each rebuilt when its source or this script is newer.
 for src in rust-fixtures/c/*.c; do
