@@ -260,6 +260,34 @@ bool Callback::ToWord(napi_env env, napi_value v, uint64_t* word, double* num) {
   }
 }
 
+// JS thread: what the callback fulfilled with, checked against the declared result, settles the
+// plugin's future (a value of the wrong type is a rejection the plugin sees).
+void Callback::Fulfil(napi_env env, napi_value v, JsFuture* f) {
+  if (result_ == kString) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t != napi_string) {
+      f->Reject("callback '" + name_ + "' must resolve to a string (its declared result)");
+      return;
+    }
+    size_t len = 0;
+    napi_get_value_string_utf8(env, v, nullptr, 0, &len);
+    std::string str(len, '\0');
+    napi_get_value_string_utf8(env, v, str.data(), len + 1, &len);
+    f->ResolveString(str);
+    return;
+  }
+  uint64_t w = 0;
+  double n = 0;
+  if (!ToWord(env, v, &w, &n)) {
+    f->Reject(ClearException(env));
+  } else if (result_ == kF32 || result_ == kF64) {
+    f->ResolveNumber(n);
+  } else {
+    f->ResolveWord(w);
+  }
+}
+
 namespace {
 
 // A Promise's settlement, handed to the plugin's future.
@@ -309,28 +337,7 @@ void Callback::CallJs(napi_env env, napi_value fn, void* context, void* data) {
           if (s->settled) return nullptr;
           s->settled = true;
           napi_value v = argc > 0 ? argv[0] : Undefined(env);
-          if (s->cb->result_ == kString) {
-            napi_valuetype vt;
-            napi_typeof(env, v, &vt);
-            if (vt != napi_string) {
-              s->future->Reject("callback '" + s->cb->name_ + "' must resolve to a string (its declared result)");
-            } else {
-              size_t len = 0;
-              napi_get_value_string_utf8(env, v, nullptr, 0, &len);
-              std::string str(len, '\0');
-              napi_get_value_string_utf8(env, v, str.data(), len + 1, &len);
-              s->future->ResolveString(str);
-            }
-          } else {
-            uint64_t w = 0;
-            double n = 0;
-            if (s->cb->ToWord(env, v, &w, &n)) {
-              if (s->cb->result_ == kF32 || s->cb->result_ == kF64) s->future->ResolveNumber(n);
-              else s->future->ResolveWord(w);
-            } else {
-              s->future->Reject(ClearException(env));
-            }
-          }
+          s->cb->Fulfil(env, v, s->future);
           s->future->ReleaseJs();
           return nullptr;
         };
@@ -386,26 +393,7 @@ void Callback::CallJs(napi_env env, napi_value fn, void* context, void* data) {
         }
       } else {
         // A plain value: the callback was synchronous; resolve with it.
-        uint64_t w = 0;
-        double n = 0;
-        if (cb->result_ == kString) {
-          napi_valuetype vt;
-          napi_typeof(env, result, &vt);
-          if (vt == napi_string) {
-            size_t len = 0;
-            napi_get_value_string_utf8(env, result, nullptr, 0, &len);
-            std::string str(len, '\0');
-            napi_get_value_string_utf8(env, result, str.data(), len + 1, &len);
-            f->ResolveString(str);
-          } else {
-            f->Reject("callback '" + cb->name_ + "' must resolve to a string (its declared result)");
-          }
-        } else if (cb->ToWord(env, result, &w, &n)) {
-          if (cb->result_ == kF32 || cb->result_ == kF64) f->ResolveNumber(n);
-          else f->ResolveWord(w);
-        } else {
-          f->Reject(ClearException(env));
-        }
+        cb->Fulfil(env, result, f);
         f->ReleaseJs();
       }
       call->Finish(0, 0);
@@ -624,28 +612,8 @@ napi_value Callback::Create(napi_env env, napi_callback_info info) {
   napi_value handle, pointer, out;
   auto finalize = [](napi_env env, void* data, void*) {
     auto* c = static_cast<Callback*>(data);
-    // Collected without callbackRelease(): release it now (the JS side is gone anyway).
-    bool released;
-    {
-      std::lock_guard<std::mutex> lock(c->mu_);
-      released = c->released_;
-    }
-    if (!released) {
-      FreeSlot(c->returns_, c->slot_);
-      napi_threadsafe_function tsfn = nullptr;
-      {
-        std::lock_guard<std::mutex> lock(c->mu_);
-        c->released_ = true;
-        tsfn = c->tsfn_;
-        c->tsfn_ = nullptr;
-      }
-      if (tsfn != nullptr) napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-      if (c->fn_ != nullptr) napi_delete_reference(env, c->fn_);
-      c->fn_ = nullptr;
-      g_alive.fetch_sub(1, std::memory_order_relaxed);
-      c->Release();  // the registration's
-    }
-    c->Release();  // the handle's
+    c->Unregister(env);  // collected without callbackRelease(): the JS side is gone anyway
+    c->Release();        // the handle's
   };
   cb->Retain();  // the handle's reference
   napi_create_external(env, cb, finalize, nullptr, &handle);
@@ -668,24 +636,27 @@ napi_value Callback::ReleaseJs(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: callbackRelease(handle)");
     return nullptr;
   }
-  auto* cb = static_cast<Callback*>(data);
+  static_cast<Callback*>(data)->Unregister(env);
+  return Undefined(env);
+}
+
+void Callback::Unregister(napi_env env) {
   napi_threadsafe_function tsfn = nullptr;
   {
-    std::lock_guard<std::mutex> lock(cb->mu_);
-    if (cb->released_) return Undefined(env);
-    cb->released_ = true;
-    tsfn = cb->tsfn_;
-    cb->tsfn_ = nullptr;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (released_) return;
+    released_ = true;
+    tsfn = tsfn_;
+    tsfn_ = nullptr;
   }
   // No new call can find it; calls already queued still run (the function stays referenced by
   // the thread-safe function until it is finalized).
-  FreeSlot(cb->returns_, cb->slot_);
+  FreeSlot(returns_, slot_);
   if (tsfn != nullptr) napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-  napi_delete_reference(env, cb->fn_);
-  cb->fn_ = nullptr;
+  if (fn_ != nullptr) napi_delete_reference(env, fn_);
+  fn_ = nullptr;
   g_alive.fetch_sub(1, std::memory_order_relaxed);
-  cb->Release();  // the registration's
-  return Undefined(env);
+  Release();  // the registration's
 }
 
 napi_value Callback::RunInline(napi_env env, napi_callback_info info) {

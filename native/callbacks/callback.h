@@ -24,6 +24,8 @@
 
 namespace rustplug {
 
+class JsFuture;
+
 class Callback {
  public:
   // callbackCreate(fn, name, argClasses: number[], argKinds: number[], resultKind, future: boolean,
@@ -61,7 +63,10 @@ class Callback {
   // JS thread: a JS result → the register image of `result_` (false: wrong type, error thrown).
   bool ToWord(napi_env env, napi_value v, uint64_t* word, double* num);
   uint64_t Inline(const CallFrame& frame, double* num);
+  void Fulfil(napi_env env, napi_value v, JsFuture* f);
   void Run(const CallFrame& frame, uint64_t* word, double* num) noexcept;
+  // JS thread, once: empties the slot, releases the thread-safe function and the registration.
+  void Unregister(napi_env env);
 
   std::atomic<int> refs_{1};  // the registration (JS side) + each call in flight
   Returns returns_ = Returns::kInteger;
