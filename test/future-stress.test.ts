@@ -111,9 +111,10 @@ describe('stress', () => {
     expect(abortsIssued).toBe(aborted);
     expect(aborted).toBeGreaterThan(N * 0.09);
     expect(aborted).toBeLessThan(N * 0.11);
-    // An abort that lands after the future settled changes nothing, so rejections < aborts;
-    // the synchronous and microtask aborts always win (no wake is processed before them).
-    expect(rejections).toBeLessThan(aborted);
+    // An abort that lands after the future settled changes nothing, so rejections ≤ aborts (equal
+    // when every abort comes first, as on a machine slowed down by a sanitizer); the synchronous
+    // and microtask aborts always win (no wake is processed before them).
+    expect(rejections).toBeLessThanOrEqual(aborted);
     // (Timer-driven aborts may all come too late on a loaded machine, so count only the early ones.)
     expect(rejections).toBeGreaterThanOrEqual(earlyAborts);
     // The native side settled each future exactly once too.
