@@ -8,6 +8,7 @@
         "native/library.cc",
         "native/loader.cc",
         "native/symbol.cc",
+        "native/sync_symbol.cc",
         "native/abi/facts.cc",
         "native/call/args.cc",
         "native/call/x86_64_sysv.cc",

@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "runtime/hub.h"
 #include "symbol.h"
+#include "sync_symbol.h"
 
 namespace rustplug {
 namespace {
@@ -50,6 +51,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"libraryClose", nullptr, OnHub<&Hub::CloseLibrary>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"libraryTasks", nullptr, OnHub<&Hub::LibraryTasks>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"libraryIdle", nullptr, OnHub<&Hub::LibraryIdle>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"syncSymbol", nullptr, CreateSyncSymbol, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureSymbol", nullptr, FutureSymbol::Create, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureSymbolPlanned", nullptr, FutureSymbol::Planned, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"futureStart", nullptr, OnHub<&Hub::Start>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

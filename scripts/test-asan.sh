@@ -2,7 +2,7 @@
 # Runs the future tests against an AddressSanitizer + UndefinedBehaviorSanitizer build of the
 # native addon.
 #
-#   npm run test:asan                 # the runtime tests: future*, stream, js-callback, runtime
+#   npm run test:asan                 # the runtime tests: future*, stream, js-callback, runtime, sync-fast-path
 #   npm run test:asan -- test/future.test.ts
 #
 # 1. Builds the addon with the cmake-js preset `asan` (CMakePresets.json: -fsanitize=address,
@@ -49,7 +49,7 @@ node node_modules/typescript/bin/tsc -p tsconfig.build.json
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  files=(test/future*.test.ts test/stream.test.ts test/js-callback.test.ts test/runtime.test.ts)
+  files=(test/future*.test.ts test/stream.test.ts test/js-callback.test.ts test/runtime.test.ts test/sync-fast-path.test.ts)
 fi
 
 leaks=${ASAN_LEAKS:-0}

@@ -3,7 +3,7 @@
 # Rust fixtures: the waker vtable is called from plugin threads while the JS thread polls,
 # cancels and tears down, and this is the run that checks those paths for data races.
 #
-#   npm run test:tsan                 # the runtime tests: future*, stream, js-callback, runtime
+#   npm run test:tsan                 # the runtime tests: future*, stream, js-callback, runtime, sync-fast-path
 #   npm run test:tsan -- test/future.test.ts
 #
 # Everything it builds goes to build/tsan/ (the normal addon and rust-fixtures/target are left
@@ -107,7 +107,7 @@ node node_modules/typescript/bin/tsc -p tsconfig.build.json
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  files=(test/future*.test.ts test/stream.test.ts test/js-callback.test.ts test/runtime.test.ts)
+  files=(test/future*.test.ts test/stream.test.ts test/js-callback.test.ts test/runtime.test.ts test/sync-fast-path.test.ts)
 fi
 
 # ignore_noninstrumented_modules=1: libc functions the runtime intercepts (memcpy, strcmp...)

@@ -20,8 +20,9 @@ import type { GuardedCallback } from './callback.js';
 import { FutureSymbol } from './future.js';
 import { addon } from './native.js';
 import type { NativeCallback, NativeFutureSymbol, NativeLibrary } from './native.js';
-import { registerJsCallback, releaseJsCallbacks } from './js-callback.js';
+import { inlineCalls, registerJsCallback, releaseJsCallbacks, rethrowInline } from './js-callback.js';
 import { failedStream, startStream } from './stream.js';
+import { fastCall } from './sync-frame.js';
 import type { PluginStream } from './stream.js';
 import type { CallControl } from './future.js';
 import type { CallOptions } from './types.js';
@@ -187,6 +188,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     koffiStart: addon.futureKoffiStart,
     streamStart: addon.streamStart,
     /** The addon's coded errors (a symbol that returns no FfiFuture, a closed library) as their classes. */
+    rethrowInline,
     typed(e: unknown): unknown {
       return typedNativeError(e, lib.path);
     },
@@ -277,6 +279,8 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   const guardedParams = guarded.map((i) => callbacks[i]!);
   let body: string;
   let direct = false;
+  // Scalars in registers only: the addon calls the plugin itself (sync-frame.ts).
+  const fast = isAsync ? undefined : fastCall(params, result, address);
   if (!isAsync) {
     // koffi returns ±2^53 as numbers; the API returns numbers only for safe integers.
     const L = result.bufferLength;
@@ -289,14 +293,17 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
         : resultDecode !== undefined
           ? 'h.fromK(r)'
           : 'r';
-    const call = [
+    // The plugin call counts as a sync call for kept callbacks that run inline and throw
+    // (js-callback.ts): their exception is rethrown here once the plugin has returned.
+    const counted = (c: string) => [`IC.depth++;`, `try { ${c} } finally { IC.depth--; }`, `if (IC.thrown) h.rethrowInline();`];
+    const call = fast !== undefined ? [...fast.writes, ...counted('raw();'), ...fast.read] : [
       ...(guarded.length === 0
-        ? [`const r = raw(${callArgs.join(', ')});`]
+        ? [`let r;`, ...counted(`r = raw(${callArgs.join(', ')});`)]
         : [
             `let r, ${guarded.map((i) => `k${i}`).join(', ')};`,
             `try {`,
             ...prepare,
-            `r = raw(${callArgs.join(', ')});`,
+            ...counted(`r = raw(${callArgs.join(', ')});`),
             `} finally { h.cbOut(${guarded.map((i) => `k${i}`).join(', ')}); }`,
           ]),
       ...after,
@@ -307,7 +314,8 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
       `if (arguments.length !== ${params.length}) h.count(arguments.length);`,
       ...checks,
       // Reading the arguments may have run JS (getters) that closed the library.
-      ...(checks.some((c) => c.includes('h.')) ? [`if (h.s.closed) h.closed();`] : []),
+      // (A scalar's check reads no property and runs no JS: h.bad only throws.)
+      ...(checks.some((c) => /h\.(?!bad\()/.test(c)) ? [`if (h.s.closed) h.closed();`] : []),
       // Without RTLD_NODELETE a close() from a callback inside this call must not unmap the code
       // this call is still running (or the free function a string result still needs).
       ...(lib.unmaps ? [`h.s.depth++;`, `try {`, ...call, `} finally {`, `  if (--h.s.depth === 0 && h.s.closeDeferred !== undefined) h.s.closeDeferred();`, `}`] : call),
@@ -360,14 +368,25 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   }
 
   const koffiParams = params.map((p) => (isAsync ? asyncKoffiType(p) : p.koffiSync));
-  const raw = direct ? undefined : (koffi.decode(address, koffi.proto(isAsync ? FfiFuture : result.koffiSync, koffiParams)) as Function);
+  const raw = fast !== undefined ? fast.call : direct ? undefined : (koffi.decode(address, koffi.proto(isAsync ? FfiFuture : result.koffiSync, koffiParams)) as Function);
   // The user's key never enters the source (it could be 'h', 'raw', 'a0', a reserved word…): the
   // function gets a fixed name in the source and the key as its `name` (which stack traces show).
-  const src = `"use strict";\nreturn function symbol(${args.join(', ')}) {\n${body}\n};`;
-  const fn = new Function('h', 'raw', 'BAD', src)(h, raw, BAD) as Function;
+  // The fast path's frame views are closure constants, one load away from the wrapper.
+  const views = fast === undefined ? '' : `const { ${Object.keys(fast.views).join(', ')} } = F;\n`;
+  const src = `"use strict";\n${views}return function symbol(${args.join(', ')}) {\n${body}\n};`;
+  const fn = new Function('h', 'raw', 'BAD', 'F', 'IC', src)(h, raw, BAD, fast?.views, inlineCalls) as Function;
   Object.defineProperty(fn, 'name', { value: ir.key });
+  if (fast !== undefined) addonCalled.add(fn);
   dropWithOwner(fn, callbacks.filter((c) => c !== undefined));
   return fn;
+}
+
+// Sync wrappers whose plugin call the addon makes itself (sync-frame.ts), for NODE_DEBUG.
+const addonCalled = new WeakSet<Function>();
+
+/** How a compiled symbol reaches the plugin: 'async', or a sync call by the 'addon' or 'koffi'. */
+export function callPath(fn: Function, isFuture: boolean): 'async' | 'addon' | 'koffi' {
+  return isFuture ? 'async' : addonCalled.has(fn) ? 'addon' : 'koffi';
 }
 
 /** For a future, argument memory must outlive the call: strings and pointees go through Buffers. */

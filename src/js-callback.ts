@@ -13,14 +13,48 @@ function argClass(kind: CallbackKind): number {
   return kind === 'f64' ? ABI.argClasses.f64 : kind === 'f32' ? ABI.argClasses.f32 : ABI.argClasses.integer;
 }
 
+/**
+ * A JS exception cannot unwind through a plugin's frames. When a callback running inline on the
+ * JS thread throws, the exception waits here and the sync call the plugin was called from
+ * (call.ts counts them in `depth`) rethrows it once the plugin returns; until then further inline
+ * calls return zero to the plugin without running JS. Thrown outside any sync call (a future the
+ * runtime polls), it is reported as an uncaught exception. Per environment, like all module state.
+ */
+export const inlineCalls = { depth: 0, thrown: false, error: undefined as unknown };
+
+/** For a sync call's wrapper once the plugin returned: throws what an inline callback threw. */
+export function rethrowInline(): never {
+  const e = inlineCalls.error;
+  inlineCalls.thrown = false;
+  inlineCalls.error = undefined;
+  throw e;
+}
+
+function runInline(frame: bigint): void {
+  if (inlineCalls.thrown) return;
+  try {
+    addon.callbackRunInline(frame);
+  } catch (e) {
+    if (inlineCalls.depth > 0) {
+      inlineCalls.thrown = true;
+      inlineCalls.error = e;
+    } else {
+      process.nextTick(() => {
+        throw e;
+      });
+    }
+  }
+}
+
 // A call a plugin makes on the JS thread may come from inside a koffi call, which runs native
 // code on a stack of its own where V8 cannot run JS; a koffi-registered function switches back to
-// V8's stack before running JS. One per environment (module state is per isolate).
+// V8's stack before running JS. It never lets an exception reach koffi, which would hold it for
+// whichever koffi call comes next. One per environment (module state is per isolate).
 let inlineEntry: bigint | undefined;
 function inlineEntryAddress(): bigint {
   if (inlineEntry === undefined) {
     const proto = koffi.proto('void', ['void *']);
-    inlineEntry = koffi.register((frame: bigint) => addon.callbackRunInline(frame), koffi.pointer(proto)) as unknown as bigint;
+    inlineEntry = koffi.register(runInline, koffi.pointer(proto)) as unknown as bigint;
   }
   return inlineEntry;
 }

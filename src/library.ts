@@ -1,7 +1,7 @@
 // open(): preflight, dlopen, symbol lookup, and the Library object users hold.
 import { resolve } from 'node:path';
 
-import { compileSymbol } from './call.js';
+import { callPath, compileSymbol } from './call.js';
 import type { LibraryState } from './call.js';
 import { DeclarationError, MissingSymbolError, PluginArgumentError, PluginBusyError, PluginClosedError } from './errors.js';
 import { PluginCallback, closedCallbackError } from './js-callback.js';
@@ -188,7 +188,8 @@ export function open<const D extends Declarations>(path: string, declarations: D
       }
       symbols[ir.key] = compileSymbol(ir, address, state);
       if (debug.enabled) {
-        debug('bind %s -> %s at 0x%s (%s)', ir.key, ir.exported, address.toString(16), ir.isFuture ? 'async' : 'sync');
+        const path = callPath(symbols[ir.key] as Function, ir.isFuture);
+        debug('bind %s -> %s at 0x%s (%s)', ir.key, ir.exported, address.toString(16), path === 'async' ? 'async' : path === 'addon' ? 'sync, called by the addon' : 'sync, through koffi');
         if (ir.isFuture) symbols[ir.key] = tracedFuture(ir.key, symbols[ir.key] as (...args: unknown[]) => unknown);
       }
     }

@@ -52,6 +52,12 @@ export interface AbiFacts {
   argClasses: Record<'integer' | 'f64' | 'f32', number>;
   /** How many integer-class and floating-point arguments a planned future call carries (0 where this ABI has no planner). */
   futureCallRegisters: { integer: number; float: number };
+  /** The same for a sync call the addon makes itself (the sync fast path). */
+  syncCallRegisters: { integer: number; float: number };
+  /** Which register a fast sync call's result comes back in. */
+  syncReturns: Record<'word' | 'f64' | 'f32', number>;
+  /** Byte offsets in the fast path's frame: argument registers (8 bytes each) and the result. */
+  syncFrame: { size: number; words: number; floats: number; result: number };
   futureSize: number;
   wakerVTableSize: number;
 }
@@ -72,6 +78,12 @@ export interface Addon {
   libraryTasks(lib: NativeLibrary): number;
   /** Settles once the library has no future or stream left (at once when it has none). */
   libraryIdle(lib: NativeLibrary): Promise<void>;
+  /**
+   * Prepares a sync symbol whose arguments and result travel in registers: a function that calls
+   * it from `frame` (see sync-frame.ts) and each argument's register slot; null when this ABI
+   * has no planner for it (koffi makes the call).
+   */
+  syncSymbol(fn: bigint, argClasses: number[], returns: number, frame: ArrayBuffer): { call: () => void; slots: number[] } | null;
   /** Prepares a future-returning symbol once, at open(). argClasses null: called through koffi only. */
   futureSymbol(
     lib: NativeLibrary,

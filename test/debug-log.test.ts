@@ -12,6 +12,7 @@ const script = `
   const basic = open(${JSON.stringify(PLUGINS.basic)}, {
     add: { parameters: ['i32', 'i32'], result: 'i32' },
     nope: { parameters: [], result: 'void', optional: true },
+    point_len: { parameters: [{ struct: { x: 'f64', y: 'f64' } }], result: 'f64' },
   }, { lazy: true });
   basic.symbols.add(1, 2);
   const p = open(${JSON.stringify(asyncPluginPath)}, { sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } } });
@@ -42,7 +43,9 @@ it('NODE_DEBUG=rustplug logs resolution, dlopen flags, bindings, futures with ti
   expect(text).toMatch(/^ {2}NEEDED libc\.so\.6 \(by .*libbasic\.so\): \/\S*libc\.so\.6 via \S+ \(already loaded\)$/m);
   expect(text).toContain(`dlopen ${PLUGINS.basic}: RTLD_LAZY|RTLD_LOCAL|RTLD_NODELETE`);
   expect(text).toContain(`dlopen ${asyncPluginPath}: RTLD_NOW|RTLD_LOCAL|RTLD_NODELETE`);
-  expect(text).toMatch(/^bind add -> add at 0x[0-9a-f]+ \(sync\)$/m);
+  // Registers only: the addon makes the call; a struct by value goes through koffi.
+  expect(text).toMatch(/^bind add -> add at 0x[0-9a-f]+ \(sync, called by the addon\)$/m);
+  expect(text).toMatch(/^bind point_len -> point_len at 0x[0-9a-f]+ \(sync, through koffi\)$/m);
   expect(text).toContain('bind nope -> nope: not exported (optional: null)');
   expect(text).toMatch(/^bind sleep_u64 -> sleep_u64 at 0x[0-9a-f]+ \(async\)$/m);
   expect(text).toMatch(/^future sleep_u64 #1: start\nfuture sleep_u64 #1: resolved after \d+\.\d{3} ms$/m);

@@ -2,6 +2,8 @@
 // a kind number or a register budget (src/abi.ts reads them from here).
 #include "facts.h"
 
+#include <cstddef>
+
 #include "../call/plan.h"
 #include "async_ffi.h"
 
@@ -51,6 +53,25 @@ void RegisterAbiFacts(napi_env env, napi_value exports) {
   SetNumber(env, regs, "integer", static_cast<double>(budget.integer));
   SetNumber(env, regs, "float", static_cast<double>(budget.floats));
   napi_set_named_property(env, abi, "futureCallRegisters", regs);
+
+  napi_create_object(env, &regs);
+  const RegisterBudget sync_budget = SyncCallBudget();
+  SetNumber(env, regs, "integer", static_cast<double>(sync_budget.integer));
+  SetNumber(env, regs, "float", static_cast<double>(sync_budget.floats));
+  napi_set_named_property(env, abi, "syncCallRegisters", regs);
+
+  static const char* const kReturns[] = {"word", "f64", "f32"};
+  static_assert(sizeof(kReturns) / sizeof(kReturns[0]) == kSyncReturnCount, "one name per SyncReturn");
+  napi_set_named_property(env, abi, "syncReturns", Table(env, kReturns, kSyncReturnCount));
+
+  // Byte offsets JS writes the argument registers at and reads the result from.
+  napi_value frame;
+  napi_create_object(env, &frame);
+  SetNumber(env, frame, "size", sizeof(SyncFrame));
+  SetNumber(env, frame, "words", offsetof(SyncFrame, args) + offsetof(CallFrame, words));
+  SetNumber(env, frame, "floats", offsetof(SyncFrame, args) + offsetof(CallFrame, floats));
+  SetNumber(env, frame, "result", offsetof(SyncFrame, result));
+  napi_set_named_property(env, abi, "syncFrame", frame);
 
   SetNumber(env, abi, "futureSize", sizeof(FfiFutureRaw));
   SetNumber(env, abi, "wakerVTableSize", sizeof(FfiWakerVTable));

@@ -1,7 +1,8 @@
-// The per-ABI call planner for calls that return an FfiFuture: plan(argument classes) → a plan,
-// or "unsupported" (the caller then goes through koffi), and call(plan, fn, args). One file per
-// ABI implements PlanFutureCall and CallFuture (x86_64_sysv.cc; unsupported.cc elsewhere); the
-// rest of the addon never asks which machine it runs on.
+// The per-ABI call planner: plan(argument classes) → a plan, or "unsupported" (the caller then
+// goes through koffi), and call(plan, fn, args). Two call shapes: a call that returns an
+// FfiFuture (the async path) and a sync call whose arguments and result all travel in registers
+// (the sync fast path). One file per ABI implements them (x86_64_sysv.cc; unsupported.cc
+// elsewhere); the rest of the addon never asks which machine it runs on.
 #pragma once
 
 #include <node_api.h>
@@ -33,6 +34,16 @@ struct CallFrame {
   double floats[kFrameFloats] = {};
 };
 
+// The sync fast path's frame: JS writes the argument registers into it (typed arrays over one
+// ArrayBuffer per environment), the addon calls from it and writes the result register back.
+// Calls on one JS thread nest but never interleave: the addon reads every argument before the
+// plugin runs and writes the result after it returns, so a nested call may reuse the frame.
+// Offsets are exported to JS (abi/facts.cc).
+struct SyncFrame {
+  CallFrame args;
+  uint64_t result = 0;  // RAX as the callee left it, or the double / the float in the low bytes
+};
+
 struct RegisterBudget {
   size_t integer;
   size_t floats;
@@ -45,6 +56,19 @@ RegisterBudget FutureCallBudget() noexcept;
 bool PlanFutureCall(const ArgClass* classes, size_t n, CallPlan* plan) noexcept;
 // Calls `fn(args...) -> FfiFuture<T>` with the frame's registers. `out` must be zeroed first.
 void CallFuture(void* fn, const CallFrame& frame, FfiFutureRaw* out) noexcept;
+
+// How many integer-class and floating-point arguments a planned sync call can carry.
+RegisterBudget SyncCallBudget() noexcept;
+// False when the sync call cannot be planned here (koffi makes it instead).
+bool PlanSyncCall(const ArgClass* classes, size_t n, CallPlan* plan) noexcept;
+// Where a sync call's result comes back. Exported to JS by name (abi/facts.cc).
+enum SyncReturn : uint8_t { kReturnWord = 0, kReturnF64 = 1, kReturnF32 = 2, kSyncReturnCount };
+// Calls `fn(args...)` with the frame's registers and returns the result register: the whole
+// integer register (the caller keeps only the declared type's low bits, which are all the callee
+// defines), the double, or the float.
+uint64_t CallSyncWord(void* fn, const CallFrame& frame) noexcept;
+double CallSyncF64(void* fn, const CallFrame& frame) noexcept;
+float CallSyncF32(void* fn, const CallFrame& frame) noexcept;
 
 // ---- shared (args.cc) --------------------------------------------------------------------------
 // Converts already-validated JS arguments into the frame. False on a value of the wrong shape

@@ -334,6 +334,74 @@ pub extern "C" fn str_echo(s: *const c_char) -> *const c_char {
     s
 }
 
+// ---------------------------------------------------------------------------------------------
+// Register assignment (the sync fast path calls these itself): each argument's weight is its
+// position, so a value landing in another argument's register changes the result.
+
+/// Integer and float classes interleaved, every width: sum of (i + 1) * arg_i.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn regs_mix(
+    a: i8,
+    x: f32,
+    b: u16,
+    y: f64,
+    c: i64,
+    z: f32,
+    d: u64,
+    e: bool,
+    f: usize,
+    w: f64,
+) -> f64 {
+    a as f64
+        + 2.0 * x as f64
+        + 3.0 * b as f64
+        + 4.0 * y
+        + 5.0 * c as f64
+        + 6.0 * z as f64
+        + 7.0 * d as f64
+        + if e { 8.0 } else { 0.0 }
+        + 9.0 * f as f64
+        + 10.0 * w
+}
+
+/// Every argument register of x86_64 System V: six integer, eight floating point.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn regs_full(
+    a: i64,
+    b: i64,
+    c: i64,
+    d: i64,
+    e: i64,
+    f: i64,
+    x0: f64,
+    x1: f64,
+    x2: f64,
+    x3: f64,
+    x4: f64,
+    x5: f64,
+    x6: f64,
+    x7: f64,
+) -> f64 {
+    let ints = [a, b, c, d, e, f];
+    let floats = [x0, x1, x2, x3, x4, x5, x6, x7];
+    let mut sum = 0.0;
+    for (i, v) in ints.iter().enumerate() {
+        sum += (i + 1) as f64 * *v as f64;
+    }
+    for (i, v) in floats.iter().enumerate() {
+        sum += (i + 7) as f64 * v;
+    }
+    sum
+}
+
+/// One integer argument more than the registers hold: the seventh goes on the stack.
+#[no_mangle]
+pub extern "C" fn regs_spill(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32, g: i32) -> i64 {
+    [a, b, c, d, e, f, g].iter().enumerate().map(|(i, v)| (i as i64 + 1) * *v as i64).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
