@@ -2,23 +2,11 @@
 
 #include <vector>
 
+#include "abi/js_values.h"
+
 namespace rustplug {
 
 namespace {
-
-bool ReadAddress(napi_env env, napi_value v, void** out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return false;
-  if (t == napi_null || t == napi_undefined) {
-    *out = nullptr;
-    return true;
-  }
-  uint64_t u = 0;
-  bool lossless = false;
-  if (t != napi_bigint || napi_get_value_bigint_uint64(env, v, &u, &lossless) != napi_ok || !lossless) return false;
-  *out = reinterpret_cast<void*>(static_cast<uintptr_t>(u));
-  return true;
-}
 
 bool ReadString(napi_env env, napi_value v, std::string* out) {
   size_t len = 0;
@@ -77,10 +65,10 @@ napi_value FutureSymbol::Create(napi_env env, napi_callback_info info) {
   uint32_t kind = 0;
   napi_valuetype poll_type = napi_undefined;
   auto* sym = new FutureSymbol();
-  bool ok = lib != nullptr && ReadAddress(env, argv[1], &fn) && fn != nullptr && ReadString(env, argv[2], &sym->name_) &&
+  bool ok = lib != nullptr && PointerFromJs(env, argv[1], &fn) && fn != nullptr && ReadString(env, argv[2], &sym->name_) &&
             napi_get_value_uint32(env, argv[3], &kind) == napi_ok && kind < kResultKindCount &&
             ReadPlan(env, argv[4], &sym->plan_, &sym->planned_) && napi_typeof(env, argv[5], &poll_type) == napi_ok &&
-            ReadAddress(env, argv[6], &free_fn) && napi_get_value_bool(env, argv[7], &sym->stream_) == napi_ok;
+            PointerFromJs(env, argv[6], &free_fn) && napi_get_value_bool(env, argv[7], &sym->stream_) == napi_ok;
   if (ok) {
     if (kind == kJs) {
       ok = poll_type == napi_function && (sym->driver_ = NewStructDriver(env, argv[5])) != nullptr;

@@ -280,7 +280,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
   let body: string;
   let direct = false;
   // Scalars in registers only: the addon calls the plugin itself (sync-frame.ts).
-  const fast = isAsync ? undefined : fastCall(params, result, address);
+  const fast = isAsync ? undefined : fastCall(params, result, address, freeAddress);
   if (!isAsync) {
     // koffi returns ±2^53 as numbers; the API returns numbers only for safe integers.
     const L = result.bufferLength;
@@ -296,7 +296,7 @@ export function compileSymbol(ir: SymbolIR, address: bigint, lib: LibraryState):
     // The plugin call counts as a sync call for kept callbacks that run inline and throw
     // (js-callback.ts): their exception is rethrown here once the plugin has returned.
     const counted = (c: string) => [`IC.depth++;`, `try { ${c} } finally { IC.depth--; }`, `if (IC.thrown) h.rethrowInline();`];
-    const call = fast !== undefined ? [...fast.writes, ...counted('raw();'), ...fast.read] : [
+    const call = fast !== undefined ? [...fast.writes, 'let r;', ...counted(`r = raw(${fast.args.join(', ')});`), ...fast.read] : [
       ...(guarded.length === 0
         ? [`let r;`, ...counted(`r = raw(${callArgs.join(', ')});`)]
         : [

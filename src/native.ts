@@ -55,7 +55,7 @@ export interface AbiFacts {
   /** The same for a sync call the addon makes itself (the sync fast path). */
   syncCallRegisters: { integer: number; float: number };
   /** Which register a fast sync call's result comes back in. */
-  syncReturns: Record<'word' | 'f64' | 'f32', number>;
+  syncReturns: Record<'word' | 'f64' | 'f32' | 'string', number>;
   /** Byte offsets in the fast path's frame: argument registers (8 bytes each) and the result. */
   syncFrame: { size: number; words: number; floats: number; result: number };
   futureSize: number;
@@ -80,10 +80,11 @@ export interface Addon {
   libraryIdle(lib: NativeLibrary): Promise<void>;
   /**
    * Prepares a sync symbol whose arguments and result travel in registers: a function that calls
-   * it from `frame` (see sync-frame.ts) and each argument's register slot; null when this ABI
-   * has no planner for it (koffi makes the call).
+   * it from `frame` (see sync-frame.ts), passed the arguments `passed` marks (1 a string, 2 a
+   * buffer), and each argument's register slot; null when this ABI has no planner for it (koffi
+   * makes the call).
    */
-  syncSymbol(fn: bigint, argClasses: number[], returns: number, frame: ArrayBuffer): { call: () => void; slots: number[] } | null;
+  syncSymbol(fn: bigint, argClasses: number[], returns: number, frame: ArrayBuffer, passed: number[], free: bigint | null): { call: Function; slots: number[] } | null;
   /** Prepares a future-returning symbol once, at open(). argClasses null: called through koffi only. */
   futureSymbol(
     lib: NativeLibrary,

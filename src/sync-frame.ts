@@ -1,8 +1,9 @@
-// The sync fast path. A sync symbol whose arguments are all scalars and whose result is a scalar
-// (or void) travels in registers only, so the addon can call it itself (native/sync_symbol.cc)
-// instead of koffi: the generated wrapper (call.ts) checks each argument as before, writes it into
-// the environment's frame (typed arrays over one ArrayBuffer, laid out by the addon), calls a
-// Node-API function that reads no argument and makes no value, and reads the result register back.
+// The sync fast path. A sync symbol whose arguments and result travel in registers (scalars,
+// strings, buffers; a scalar, string or void result) is called by the addon itself
+// (native/sync_symbol.cc) instead of koffi: the generated wrapper (call.ts) checks each argument as
+// before, writes each scalar into the environment's frame (typed arrays over one ArrayBuffer,
+// laid out by the addon), and calls a Node-API function that is passed only the strings and
+// buffers; it reads a scalar result back from the frame (a string result is made natively).
 // That skips koffi's per-call argument marshalling and result conversion; figures in bench/.
 //
 // Nesting is safe: the addon loads every argument register before the plugin runs and stores the
@@ -27,11 +28,13 @@ export interface FrameViews {
 }
 
 export interface FastCall {
-  /** The addon's function for this symbol: takes nothing, returns nothing. */
-  readonly call: () => void;
-  /** Statements that write each argument `a<i>` (already checked) into the frame. */
+  /** The addon's function for this symbol: takes the string and buffer arguments, in order. */
+  readonly call: Function;
+  /** Statements that write each scalar argument `a<i>` (already checked) into the frame. */
   readonly writes: readonly string[];
-  /** Statements ending in `return …` that read the result from the frame. */
+  /** What the wrapper passes to `call`. */
+  readonly args: readonly string[];
+  /** Statements ending in `return …` that read the result (`r` is what `call` returned). */
   readonly read: readonly string[];
   readonly views: FrameViews;
 }
@@ -69,17 +72,27 @@ const INTEGER_RESULT: Readonly<Record<string, (byte: number) => string>> = {
   bool: (b) => `return U8[${b}] !== 0;`,
 };
 
-/** The fast call for a sync symbol, or undefined when koffi must make it. */
-export function fastCall(params: readonly ParamIR[], result: ResultIR, address: bigint): FastCall | undefined {
-  if (params.some((p) => p.kind !== 'scalar')) return undefined;
-  const r = result.isString || result.bufferLength !== undefined ? undefined : result.value === undefined ? result.text : result.value;
-  if (typeof r !== 'string') return undefined; // structs, unions, strings, buffers
+// How an argument reaches the addon (native/sync_symbol.cc's Passed).
+const FROM_FRAME = 0;
+const PASSED: Partial<Record<ParamIR['kind'], number>> = { string: 1, buffer: 2 };
+
+/**
+ * The fast call for a sync symbol, or undefined when koffi must make it. `free` is the address of
+ * the declared `free` for a string result.
+ */
+export function fastCall(params: readonly ParamIR[], result: ResultIR, address: bigint, free: bigint | undefined): FastCall | undefined {
+  if (params.some((p) => p.kind !== 'scalar' && PASSED[p.kind] === undefined)) return undefined;
+  const r = result.isString ? 'string' : result.bufferLength !== undefined ? undefined : result.value === undefined ? result.text : result.value;
+  if (typeof r !== 'string') return undefined; // structs, unions, { buffer } results
   const classes = params.map((p) => (p.text === 'f64' ? ABI.argClasses.f64 : p.text === 'f32' ? ABI.argClasses.f32 : ABI.argClasses.integer));
-  const returns = r === 'f64' ? ABI.syncReturns.f64 : r === 'f32' ? ABI.syncReturns.f32 : ABI.syncReturns.word;
+  const returns = r === 'f64' ? ABI.syncReturns.f64 : r === 'f32' ? ABI.syncReturns.f32 : r === 'string' ? ABI.syncReturns.string : ABI.syncReturns.word;
   const { words, floats, result: res } = ABI.syncFrame;
   let read: string[];
   const q = res / 4;
   switch (r) {
+    case 'string':
+      read = ['return r;'];
+      break;
     case 'void':
       read = ['return undefined;'];
       break;
@@ -110,10 +123,13 @@ export function fastCall(params: readonly ParamIR[], result: ResultIR, address: 
     }
   }
   const { buffer, views } = frameOf();
-  const planned = addon.syncSymbol(address, classes, returns, buffer);
+  const passed = params.map((p) => PASSED[p.kind] ?? FROM_FRAME);
+  const planned = addon.syncSymbol(address, classes, returns, buffer, passed, r === 'string' ? (free ?? null) : null);
   if (planned === null) return undefined;
 
-  const writes = params.map((p, i) => {
+  const args = params.flatMap((p, i) => (PASSED[p.kind] === undefined ? [] : [`a${i}`]));
+  const writes = params.flatMap((p, i) => {
+    if (PASSED[p.kind] !== undefined) return [];
     const a = `a${i}`;
     const slot = planned.slots[i]!;
     const w = words + 8 * slot; // byte offset of an integer-class argument's register
@@ -143,5 +159,5 @@ export function fastCall(params: readonly ParamIR[], result: ResultIR, address: 
     }
   });
 
-  return { call: planned.call, writes, read, views };
+  return { call: planned.call, writes, args, read, views };
 }

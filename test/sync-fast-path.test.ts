@@ -129,6 +129,53 @@ describe('results: only the declared bits count', () => {
   });
 });
 
+describe('strings and buffers are converted by the addon', () => {
+  it('UTF-8 lengths around the on-stack arena (1 KiB) and far beyond, multibyte characters on the edge', () => {
+    for (let n = 1000; n <= 1040; n++) {
+      for (const tail of ['', 'é', '日', '🦀', '\ud800']) {
+        const str = 'a'.repeat(n) + tail;
+        expect(s.str_len(str)).toBe(Buffer.byteLength(str));
+      }
+    }
+    const huge = '🦀'.repeat(1 << 18) + 'x';
+    expect(s.str_len(huge)).toBe(4 * (1 << 18) + 1);
+    expect(s.greet('日本'.repeat(600))).toBe(`Hello, ${'日本'.repeat(600)}!`);
+    // lone surrogates become U+FFFD, as in every UTF-8 encoding Node does
+    expect(s.greet('\udc00')).toBe('Hello, \ufffd!');
+  });
+
+  it('random strings agree with raw koffi', () => {
+    const k = raw.func('size_t str_len(const char *)');
+    const r = rng(4);
+    const pool = ['a', 'é', '日', '🦀', ' ', 'Z', '\u0080', '\u07ff', '\uffff'];
+    for (let n = 0; n < 500; n++) {
+      let str = '';
+      const len = Math.floor(r() * 2000);
+      for (let i = 0; i < len; i++) str += pool[Math.floor(r() * pool.length)];
+      expect(s.str_len(str)).toBe(k(str));
+    }
+  });
+
+  it('strings, buffers and scalars in one call keep their registers', () => {
+    const buf = Buffer.alloc(6);
+    s.fill_bytes(buf.subarray(1, 4), 3, 9);
+    expect([...buf]).toEqual([0, 9, 9, 9, 0, 0]);
+    expect(s.sum_bytes(new Uint16Array([0x0101, 0x0202]).subarray(1), 2)).toBe(4);
+    expect(s.sum_bytes(null, 0)).toBe(0);
+  });
+
+  it("string results: copied, freed with 'free', null stays null", () => {
+    const before = s.strings_alive();
+    for (let i = 0; i < 3000; i++) expect(s.greet(`x${i}`)).toBe(`Hello, x${i}!`);
+    expect(s.strings_alive()).toBe(before);
+    expect(s.version()).toBe('basic 1.0.0');
+    const echo = open(PLUGINS.basic, { str_echo: { parameters: ['string'], result: 'string' }, str_null: { name: 'echo_pointer', parameters: ['pointer'], result: 'string' } });
+    expect(echo.symbols.str_echo('round trip 🦀')).toBe('round trip 🦀');
+    expect(echo.symbols.str_null(null)).toBe(null);
+    echo.close();
+  });
+});
+
 describe('calls nested inside the call share the frame', () => {
   it("a kept callback's JS calls fast symbols (other slots, other results) while the outer call runs", () => {
     let depth = 0;

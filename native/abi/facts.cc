@@ -60,7 +60,7 @@ void RegisterAbiFacts(napi_env env, napi_value exports) {
   SetNumber(env, regs, "float", static_cast<double>(sync_budget.floats));
   napi_set_named_property(env, abi, "syncCallRegisters", regs);
 
-  static const char* const kReturns[] = {"word", "f64", "f32"};
+  static const char* const kReturns[] = {"word", "f64", "f32", "string"};
   static_assert(sizeof(kReturns) / sizeof(kReturns[0]) == kSyncReturnCount, "one name per SyncReturn");
   napi_set_named_property(env, abi, "syncReturns", Table(env, kReturns, kSyncReturnCount));
 

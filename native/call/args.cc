@@ -31,26 +31,8 @@ bool ToWord(napi_env env, napi_value v, uint64_t* out) {
       return true;
     }
     case napi_null:
-      *out = 0;
-      return true;
-    case napi_object: {
-      void* data = nullptr;
-      bool is = false;
-      size_t length = 0, offset = 0;
-      napi_value ab;
-      if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-        napi_typedarray_type type;
-        if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) return false;
-      } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-        if (napi_get_dataview_info(env, v, &length, &data, &ab, &offset) != napi_ok) return false;
-      } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
-        if (napi_get_arraybuffer_info(env, v, &data, &length) != napi_ok) return false;
-      } else {
-        return false;
-      }
-      *out = reinterpret_cast<uintptr_t>(data);
-      return true;
-    }
+    case napi_object:
+      return BufferAddress(env, v, out);
     default:
       return false;
   }
@@ -72,6 +54,32 @@ bool ToFloat(napi_env env, napi_value v, bool single, double* out) {
 }
 
 }  // namespace
+
+bool BufferAddress(napi_env env, napi_value v, uint64_t* out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_null) {
+    *out = 0;
+    return true;
+  }
+  if (t != napi_object) return false;
+  void* data = nullptr;
+  bool is = false;
+  size_t length = 0, offset = 0;
+  napi_value ab;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) return false;
+  } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, v, &length, &data, &ab, &offset) != napi_ok) return false;
+  } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    if (napi_get_arraybuffer_info(env, v, &data, &length) != napi_ok) return false;
+  } else {
+    return false;
+  }
+  *out = reinterpret_cast<uintptr_t>(data);
+  return true;
+}
 
 bool FillFrame(napi_env env, const CallPlan& plan, const napi_value* args, size_t argc, CallFrame* frame) {
   if (argc != plan.argc) return false;

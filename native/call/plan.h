@@ -62,7 +62,8 @@ RegisterBudget SyncCallBudget() noexcept;
 // False when the sync call cannot be planned here (koffi makes it instead).
 bool PlanSyncCall(const ArgClass* classes, size_t n, CallPlan* plan) noexcept;
 // Where a sync call's result comes back. Exported to JS by name (abi/facts.cc).
-enum SyncReturn : uint8_t { kReturnWord = 0, kReturnF64 = 1, kReturnF32 = 2, kSyncReturnCount };
+// kReturnString is RAX as a NUL-terminated UTF-8 pointer the addon turns into a JS string.
+enum SyncReturn : uint8_t { kReturnWord = 0, kReturnF64 = 1, kReturnF32 = 2, kReturnString = 3, kSyncReturnCount };
 // Calls `fn(args...)` with the frame's registers and returns the result register: the whole
 // integer register (the caller keeps only the declared type's low bits, which are all the callee
 // defines), the double, or the float.
@@ -74,5 +75,8 @@ float CallSyncF32(void* fn, const CallFrame& frame) noexcept;
 // Converts already-validated JS arguments into the frame. False on a value of the wrong shape
 // (nothing has been called then).
 bool FillFrame(napi_env env, const CallPlan& plan, const napi_value* args, size_t argc, CallFrame* frame);
+// The address a buffer argument passes (a TypedArray's or DataView's first byte, an ArrayBuffer's
+// data, 0 for null); false for anything else.
+bool BufferAddress(napi_env env, napi_value v, uint64_t* out);
 
 }  // namespace rustplug

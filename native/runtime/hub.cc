@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "../abi/js_values.h"
+
 namespace rustplug {
 
 namespace {
@@ -22,21 +24,6 @@ napi_value Undefined(napi_env env) {
 }
 
 void ThrowInternal(napi_env env, const char* what) { napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", what); }
-
-// koffi hands pointers back as bigints (null for a null pointer).
-bool ReadPointer(napi_env env, napi_value v, void** out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return false;
-  if (t == napi_null) {
-    *out = nullptr;
-    return true;
-  }
-  uint64_t u = 0;
-  bool lossless = false;
-  if (t != napi_bigint || napi_get_value_bigint_uint64(env, v, &u, &lossless) != napi_ok || !lossless) return false;
-  *out = reinterpret_cast<void*>(static_cast<uintptr_t>(u));
-  return true;
-}
 
 }  // namespace
 
@@ -230,8 +217,8 @@ bool Hub::CallKoffi(napi_env env, const napi_value* argv, size_t argc, size_t fi
   napi_value fut_v, poll_v, drop_v;
   *f = FfiFutureRaw{};
   if (napi_get_named_property(env, ret, "fut_ptr", &fut_v) != napi_ok || napi_get_named_property(env, ret, "poll_fn", &poll_v) != napi_ok ||
-      napi_get_named_property(env, ret, "drop_fn", &drop_v) != napi_ok || !ReadPointer(env, fut_v, &f->fut_ptr) ||
-      !ReadPointer(env, poll_v, &f->poll_fn) || !ReadPointer(env, drop_v, &f->drop_fn)) {
+      napi_get_named_property(env, ret, "drop_fn", &drop_v) != napi_ok || !PointerFromJs(env, fut_v, &f->fut_ptr) ||
+      !PointerFromJs(env, poll_v, &f->poll_fn) || !PointerFromJs(env, drop_v, &f->drop_fn)) {
     lib->ReleaseCode();
     bool pending = false;
     napi_is_exception_pending(env, &pending);
