@@ -1,9 +1,15 @@
-// Shared by the benchmarks: fixture paths, interleaved rounds, statistics, and the standalone entry
-// point. A benchmark measures and reports; nothing here asserts or fails on a figure.
+// Shared by the benchmarks: fixture paths, formatting, and the standalone entry point. A benchmark
+// measures and reports; nothing here asserts or fails on a figure. The timing harness (mitata
+// within interleaved rounds, and the statistics) is src/harness.ts, imported from dist/: the same
+// code `rustplug bench` times a symbol with.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { quantile } from '../dist/harness.js';
+
+export { awaitSample, callSample, callThunk, interleaved, latencies, mitataSample, quantile, ratios, summary } from '../dist/harness.js';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -45,66 +51,8 @@ export function cpuLabel() {
 /** Full collection between timed segments when node runs with --expose-gc (npm run bench does). */
 export const gc = typeof globalThis.gc === 'function' ? () => globalThis.gc() : () => {};
 
-export const now = () => process.hrtime.bigint();
-/** Nanoseconds per operation since `t0` for `n` operations. */
-export const perOp = (t0, n) => Number(now() - t0) / n;
-
-export function quantile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-/** Median and interquartile range of a list of samples. */
-export function summary(samples) {
-  const s = [...samples].sort((a, b) => a - b);
-  return { median: quantile(s, 0.5), q1: quantile(s, 0.25), q3: quantile(s, 0.75), min: s[0], max: s[s.length - 1], n: s.length };
-}
-
-/**
- * Runs every series once per round, in a rotated order each round (so no series always runs
- * first), after `warmup` untimed rounds. `series` is { name: async () => nsPerOp }. Returns the
- * per-round samples of each series, in round order, so ratios can be taken round by round.
- */
-export async function interleaved(series, { rounds, warmup = 2 }) {
-  const names = Object.keys(series);
-  const samples = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = -warmup; r < rounds; r++) {
-    const k = ((r % names.length) + names.length) % names.length;
-    const order = [...names.slice(k), ...names.slice(0, k)];
-    for (const name of order) {
-      gc();
-      const v = await series[name]();
-      if (r >= 0) samples[name].push(v);
-    }
-  }
-  return samples;
-}
-
-/**
- * Times `n` sequential awaits of `op(i)` one by one: returns each one's nanoseconds, sorted, and
- * the sum of the awaited values (so nothing is dead code).
- */
-export async function latencies(op, n) {
-  const out = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const t0 = now();
-    const v = await op(i);
-    out[i] = Number(now() - t0);
-    if (typeof v === 'number') sum += v;
-  }
-  out.sort();
-  return { ns: out, sum };
-}
-
-/** The q-quantile of each round's sorted latencies. */
-export const perRound = (rounds, q) => rounds.map((r) => quantile(r.ns, q));
-
-/** Round-by-round ratios a[i] / b[i]. */
-export const ratios = (a, b) => a.map((x, i) => x / b[i]);
+/** The q-quantile of each round's sorted latencies (harness.latencies). */
+export const perRound = (rounds, q) => rounds.map((r) => quantile(r, q));
 
 /** A figure with its spread: "1.03× [1.01–1.06]". */
 export function fmt(stat, unit = '', digits = 0) {
@@ -143,15 +91,6 @@ export function printResult(result) {
   for (const r of result.rows) console.log(`  ${r.label.padEnd(w)}  ${r.value}`);
   for (const t of result.targets ?? []) console.log(`  target ${t.name}: ${t.goal} → ${t.value} ${t.met ? 'MET' : 'NOT MET'}`);
   for (const n of result.notes ?? []) console.log(`  note: ${n}`);
-}
-
-/**
- * One sample for an interleaved round, timed by mitata: the median nanoseconds of `fn` (sync or
- * async) over mitata's own samples. mitata times; `interleaved()` keeps the rounds and the order.
- */
-export async function mitataSample(fn, opts = {}) {
-  const { measure } = await import('mitata');
-  return (await measure(fn, { min_cpu_time: 100e6, ...opts })).p50;
 }
 
 /** A ratio with its spread for a table cell: "1.03× [1.01–1.06]". */

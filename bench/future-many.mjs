@@ -4,7 +4,7 @@
 // threads: `sleep_us_u64(0..1000 µs)` (tokio workers; tokio's timer rounds up to 1 ms) and
 // `remote_u64` (one persistent plugin thread), against 10 000 `ready_u64` (Ready at the first poll:
 // the cost of starting and settling alone), interleaved rounds. Settles per second = 10 000 / time
-// from the first call to the last settlement.
+// from the first call to the last settlement: mitata times waves (three per round, their median).
 //
 // Memory per pending future, with 10 000 `never()` futures pending (each holds one waker clone),
 // then all aborted:
@@ -23,7 +23,7 @@ import koffi from 'koffi';
 
 import { futureStats, open } from '../dist/index.js';
 import { FfiFuture } from '../dist/abi.js';
-import { fixtures, fmt, formatNumber, gc, interleaved, main, now, requireFixtures, summary, target } from './common.mjs';
+import { fixtures, fmt, formatNumber, gc, interleaved, main, mitataSample, requireFixtures, summary, target } from './common.mjs';
 
 const MallInfo2 = koffi.struct('bench_mallinfo2', {
   arena: 'size_t',
@@ -74,13 +74,18 @@ export async function run({ rounds = 15, count = 10_000, memoryRepeats = 5 } = {
     if (s !== expectSum) throw new Error(`future-many: wrong values (sum ${s})`);
   };
   const wave = (start) => async () => {
-    const t0 = now();
-    const ps = new Array(count);
-    for (let i = 0; i < count; i++) ps[i] = start(i);
-    const values = await Promise.all(ps);
-    const secs = Number(now() - t0) / 1e9;
+    let values;
+    const ns = await mitataSample(
+      async () => {
+        const ps = new Array(count);
+        for (let i = 0; i < count; i++) ps[i] = start(i);
+        values = await Promise.all(ps);
+      },
+      { min_samples: 3, max_samples: 3, min_cpu_time: 0 },
+    );
+    // The last wave's values, checked outside the timed section.
     check(values);
-    return count / secs;
+    return (count * 1e9) / ns;
   };
   const statsBefore = futureStats();
   const samples = await interleaved(

@@ -1,9 +1,9 @@
 // 2d. koffi's own asynchronous call (`.async`, run on libuv's thread pool) of a trivial function,
 // wrapped in a promise, as the peer of rustplug's futures: `add` through koffi's .async against
 // awaiting a Ready future (`ready_u64`) and a future woken from a plugin thread (`remote_u64`).
-// Sequential awaits, each timed; the median of each round, interleaved rounds, ratios round by
-// round. Figures only (no target). Like future-wake, bench/run.mjs runs it on one CPU and on all
-// CPUs (cross-thread wakes on a VM; see future-wake.mjs).
+// Sequential awaits, each one a sample of its own (mitata without batching); the median of each
+// round, interleaved rounds, ratios round by round. Figures only (no target). Like future-wake,
+// bench/run.mjs runs it on one CPU and on all CPUs (cross-thread wakes on a VM; see future-wake.mjs).
 import koffi from 'koffi';
 
 import { open } from '../dist/index.js';
@@ -20,16 +20,14 @@ export async function run({ rounds = 21, calls = 500 } = {}) {
   const { ready_u64, remote_u64 } = lib.symbols;
   const ready = (i) => ready_u64(i + 1);
   const remote = (i) => remote_u64(i + 1);
-
-  const expect = (await latencies(addAsync, 100)).sum;
-  if ((await latencies(ready, 100)).sum !== expect || (await latencies(remote, 100)).sum !== expect) {
-    throw new Error('koffi-async: wrong values');
+  for (let i = 0; i < 100; i++) {
+    const [k, r, w] = [await addAsync(i), await ready(i), await remote(i)];
+    if (k !== i + 1 || r !== i + 1 || w !== i + 1) throw new Error('koffi-async: wrong values');
   }
 
-  const samples = await interleaved(
-    { koffi: () => latencies(addAsync, calls), ready: () => latencies(ready, calls), remote: () => latencies(remote, calls) },
-    { rounds, warmup: 2 },
-  );
+  let i = 0;
+  const each = (op) => () => latencies(() => op(i++ & 0xffff), calls);
+  const samples = await interleaved({ koffi: each(addAsync), ready: each(ready), remote: each(remote) }, { rounds, warmup: 2 });
   lib.close();
 
   const kr = perRound(samples.koffi, 0.5);

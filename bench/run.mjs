@@ -21,13 +21,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-import { printResult, root } from './common.mjs';
 import { buildEnv, nodeDir, nodeGypCommand } from '../scripts/node-toolchain.mjs';
-import { SYSTEMS, runAsync, runMemory, runSync } from './compare/run.mjs';
-import { installPeers } from './peers/install.mjs';
-import { asyncChart, asyncTable, detailTable, memoryTable, notRun, syncChart, syncTable, targetsTable, versionsList } from './report.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const COMPARE = ['compare-sync', 'compare-async', 'memory'];
 const DETAIL = ['sync-call', 'future-ready', 'future-wake', 'future-many', 'koffi-async', 'stream', 'callback-future', 'void-callback'];
@@ -83,6 +82,12 @@ function ensureDist() {
 }
 
 ensureDist();
+// Imported once dist/ is built: the harness the benchmarks time with is dist/harness.js.
+const { printResult } = await import('./common.mjs');
+const { SYSTEMS, runAsync, runMemory, runSync } = await import('./compare/run.mjs');
+const { installPeers } = await import('./peers/install.mjs');
+const { asyncChart, asyncTable, detailTable, memoryTable, notRun, syncChart, syncTable, targetsTable, versionsList } = await import('./report.mjs');
+
 if (!existsSync(join(root, 'build', 'Release', 'rustplug.node'))) {
   console.error('bench: the native addon is not built (build/Release/rustplug.node): run `npm install` or `npm run build`');
   process.exit(1);

@@ -8,12 +8,17 @@
 //    delivery;
 //  * end to end: ns per call from the plugin call until JS has run the N-th callback.
 // Why not mitata here: the caller-side figure is measured inside the plugin and comes back as the
-// future's value, so each sample is one batch of N calls timed by the plugin; the rounds are
-// interleaved and the ratios taken round by round as in the other benchmarks.
+// future's value, so each sample is one batch of N calls timed by the plugin, and the end-to-end
+// figure of the same batch must be paired with it; mitata runs a function more times than it
+// reports (an untimed first call, warmup samples) and would unpair them. So one batch is one
+// sample, timed here with the monotonic clock; the rounds are interleaved and the ratios taken
+// round by round as in the other benchmarks.
 import koffi from 'koffi';
 
 import { open } from '../dist/index.js';
-import { cpuLabel, fixtures, fmt, formatNumber, interleaved, keepAlive, main, now, ratios, ratioText, requireFixtures, summary } from './common.mjs';
+import { cpuLabel, fixtures, fmt, formatNumber, interleaved, keepAlive, main, ratios, ratioText, requireFixtures, summary } from './common.mjs';
+
+const now = () => process.hrtime.bigint();
 
 export async function run({ rounds = 15, calls = 2_000 } = {}) {
   requireFixtures();

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 
 import { suggest } from './suggest.js';
-import type { ArrayType, ParameterType, ResultType, StructType, SymbolDeclaration, ValueType } from './types.js';
+import type { Library } from './library.js';
+import type { ArrayType, Declarations, ParameterType, ResultType, StructType, SymbolDeclaration, ValueType } from './types.js';
 
 /** A signature or an argument the user wrote is wrong: a usage error (exit 1), one line. */
 export class CallUsageError extends Error {}
@@ -455,14 +456,18 @@ export interface CallIO {
   outputClosed?: AbortSignal;
 }
 
-export interface CallRequest {
+/** What names one symbol from the shell: the library, the symbol, its signature and arguments. */
+export interface CallTarget {
   lib: string;
   symbol: string;
   sig: string;
   args: string[];
-  json: boolean;
   free: string | undefined;
   openOptions: { libraryPath?: string[]; allowInsecure?: boolean; integrity?: string };
+}
+
+export interface CallRequest extends CallTarget {
+  json: boolean;
 }
 
 /** Exit status of a call ended by SIGINT, as shells report it (128 + 2). */
@@ -497,6 +502,11 @@ export class Progress {
     }, this.#delayMs).unref();
   }
 
+  /** What the indicator says from its next frame on, without restarting its delay. */
+  relabel(label: string): void {
+    this.#label = label;
+  }
+
   #draw(): void {
     const s = ((performance.now() - this.#started) / 1000).toFixed(1);
     const frame = Progress.FRAMES[this.#frame++ % Progress.FRAMES.length];
@@ -521,13 +531,24 @@ async function typedErrors(): Promise<(e: unknown, symbol: string) => unknown> {
 
 const isAbortError = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ABORT_ERR';
 
+/** A symbol opened from the shell's words, ready to call with `values`; `lib` is closed by the caller. */
+export interface OpenedCall {
+  sig: CallSignature;
+  /** The declaration open() was given. */
+  declaration: SymbolDeclaration;
+  /** The arguments, parsed by their declared types. */
+  values: unknown[];
+  lib: Library<Declarations>;
+  fn: (...args: unknown[]) => unknown;
+  /** rustplug's own errors as they are; anything else the call threw as a CallFailedError. */
+  typed: (e: unknown, symbol: string) => unknown;
+}
+
 /**
- * Opens the library with the signature's declaration, calls the symbol and prints the result
- * (a stream: each item as it arrives). Resolves to 0, or INTERRUPTED after SIGINT aborted a future
- * or stream (which drops it). Throws CallUsageError for a bad signature or argument, and the
- * library's errors (PluginError, PluginArgumentError) as they are.
+ * Parses the signature and the arguments (CallUsageError for a wrong one, before anything is
+ * loaded), then opens the library with the one declaration, with every check open() makes.
  */
-export async function runCall(req: CallRequest, io: CallIO): Promise<number> {
+export async function openCall(req: CallTarget): Promise<OpenedCall> {
   const sig = parseSignature(req.sig);
   const n = sig.parameters.length;
   if (req.args.length !== n) {
@@ -543,7 +564,7 @@ export async function runCall(req: CallRequest, io: CallIO): Promise<number> {
   const { DeclarationError } = await import('./errors.js');
   const typed = await typedErrors();
   const decl: SymbolDeclaration = { parameters: sig.parameters, result: sig.result, ...(req.free !== undefined ? { free: req.free } : {}) };
-  let lib;
+  let lib: Library<Declarations>;
   try {
     lib = open(req.lib, { [req.symbol]: decl }, req.openOptions);
   } catch (e) {
@@ -552,6 +573,17 @@ export async function runCall(req: CallRequest, io: CallIO): Promise<number> {
     throw e;
   }
   const fn = lib.symbols[req.symbol] as unknown as (...args: unknown[]) => unknown;
+  return { sig, declaration: decl, values, lib, fn, typed };
+}
+
+/**
+ * Opens the library with the signature's declaration, calls the symbol and prints the result
+ * (a stream: each item as it arrives). Resolves to 0, or INTERRUPTED after SIGINT aborted a future
+ * or stream (which drops it). Throws CallUsageError for a bad signature or argument, and the
+ * library's errors (PluginError, PluginArgumentError) as they are.
+ */
+export async function runCall(req: CallRequest, io: CallIO): Promise<number> {
+  const { sig, values, lib, fn, typed } = await openCall(req);
   const print = (v: unknown) => {
     const text = req.json ? toJson(v, sig.value) : toText(v, sig.value);
     if (text !== null) io.out(`${text}\n`);
@@ -615,10 +647,15 @@ export async function runCall(req: CallRequest, io: CallIO): Promise<number> {
       io.outputClosed?.removeEventListener('abort', onOutputClosed);
     }
   } finally {
-    try {
-      lib.close();
-    } catch {
-      // A module of a sharing set with work of another module pending: nothing to do here.
-    }
+    closeQuietly(lib);
+  }
+}
+
+/** Closes a library opened by openCall once its command is done. */
+export function closeQuietly(lib: Library<Declarations>): void {
+  try {
+    lib.close();
+  } catch {
+    // A module of a sharing set with work of another module pending: nothing to do here.
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // rustplug's command line: inspect plugin files, compare their sizes (or build a crate four ways
-// and compare those), compute integrity values, call a symbol from the shell.
+// and compare those), compute integrity values, call a symbol from the shell and time it.
 
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
@@ -15,6 +15,7 @@ import { sriOf, type IntegrityAlgorithm } from './integrity.js';
 import type { PluginManifest } from './manifest.js';
 import { preflight } from './preflight.js';
 import { CallFailedError, CallUsageError, runCall, type CallIO } from './cli-call.js';
+import { DEFAULT_ROUNDS, DEFAULT_TIME_MS, runBench } from './cli-bench.js';
 import { buildSizes, OPT_LEVEL, rustDylibsOf, SizesError, variantLabel, type BuiltSize } from './cli-sizes.js';
 import { PluginArgumentError } from './errors.js';
 
@@ -33,6 +34,9 @@ Commands:
   call <lib> <symbol> --sig '(T,...)->R' [arg...]
                       Call an exported function and print its result; awaits futures, prints
                       a stream's items as they arrive.
+  bench <lib> <symbol> --sig '(T,...)->R' [arg...]
+                      Time calls of an exported function (or awaits of its future) with mitata,
+                      raw koffi calling the same function beside it, and print the ratio.
 
 Options:
   -h, --help          Show this help, or a command's (rustplug inspect --help).
@@ -124,6 +128,38 @@ Options:
 Exit status: 0 ok; 1 a usage error (also a bad signature or argument); 2 the library could not
 be opened or the call failed (CODE: message, then a hint); 130 interrupted by Ctrl-C.
 `,
+  bench: `Usage: rustplug bench [options] <lib> <symbol> --sig '(T, ...) -> R' [arg...]
+
+Times <symbol> called with the arguments, with the harness of rustplug's own benchmarks (bench/):
+mitata times each series for at least --time ms per round, rounds run the series in turn (the
+order rotated each round) after one untimed round, and the figures are the median and quartiles
+over rounds. Beside rustplug's call, in the same process:
+  sync symbol   raw koffi calling the same function with the same types (arguments already in
+                koffi's form); the ratio rustplug / koffi is taken round by round
+  future<R>     each sample awaits one call; beside it, await Promise.resolve(result), the
+                floor of an await. koffi has no baseline for a future: it calls sync functions
+                and cannot poll the FfiFuture the symbol returns
+  stream<R>     not timed (a usage error)
+The symbol is called once first and its result printed. Signature and arguments are written as
+for rustplug call (rustplug call --help). A ratio is only as steady as the machine: compare
+within one run.
+
+Options:
+  --sig SIG                The symbol's signature (required).
+  --time MS                mitata's minimum time per series per round (default ${DEFAULT_TIME_MS}).
+  --rounds N               Timed rounds (default ${DEFAULT_ROUNDS}).
+  --free SYMBOL            For a string result: the plugin's export that frees it (koffi frees
+                           with it too).
+  --json                   Print the figures as JSON: series (rustplug first, then the baseline)
+                           with their per-round samples, the ratio, the first call's result.
+  -L, --library-path DIR   Search DIR first for NEEDED libraries (repeatable; --lib-path too).
+  --allow-insecure         Load even if the file or a directory on its way is writable by others.
+  --integrity VALUE        Refuse the file unless its hash matches (rustplug sri prints it).
+  -h, --help               Show this help.
+
+Exit status: 0 ok; 1 a usage error (also a bad signature or argument); 2 the library could not
+be opened or a call failed (CODE: message, then a hint).
+`,
 } as const;
 
 type Write = (s: string) => void;
@@ -145,6 +181,8 @@ interface Parsed {
   free: string | undefined;
   allowInsecure: boolean;
   integrity: string | undefined;
+  timeMs: number;
+  rounds: number;
 }
 
 const OPTIONS = {
@@ -158,18 +196,22 @@ const OPTIONS = {
   free: { type: 'string' },
   'allow-insecure': { type: 'boolean' },
   integrity: { type: 'string' },
+  time: { type: 'string' },
+  rounds: { type: 'string' },
 } as const;
 
 /** The commands each option applies to (help and version: all). */
 const OPTION_COMMANDS: Partial<Record<keyof typeof OPTIONS, readonly Command[]>> = {
-  json: ['inspect', 'sizes', 'call'],
-  'library-path': ['inspect', 'call'],
-  'lib-path': ['inspect', 'call'],
+  json: ['inspect', 'sizes', 'call', 'bench'],
+  'library-path': ['inspect', 'call', 'bench'],
+  'lib-path': ['inspect', 'call', 'bench'],
   algo: ['sri'],
-  sig: ['call'],
-  free: ['call'],
-  'allow-insecure': ['call'],
-  integrity: ['call'],
+  sig: ['call', 'bench'],
+  free: ['call', 'bench'],
+  'allow-insecure': ['call', 'bench'],
+  integrity: ['call', 'bench'],
+  time: ['bench'],
+  rounds: ['bench'],
 };
 
 /** a, b and c */
@@ -220,7 +262,19 @@ function parse(argv: string[]): Parsed {
     free: values.free,
     allowInsecure: values['allow-insecure'] ?? false,
     integrity: values.integrity,
+    timeMs: DEFAULT_TIME_MS,
+    rounds: DEFAULT_ROUNDS,
   };
+  if (values.time !== undefined) {
+    const v = Number(values.time);
+    if (values.time.trim() === '' || !Number.isFinite(v) || v <= 0 || v > 60_000) throw new UsageError(`--time is milliseconds per series per round, more than 0 and at most 60000, not '${values.time}'`);
+    p.timeMs = v;
+  }
+  if (values.rounds !== undefined) {
+    const v = Number(values.rounds);
+    if (!/^\d+$/.test(values.rounds.trim()) || v < 1 || v > 1000) throw new UsageError(`--rounds is a whole number from 1 to 1000, not '${values.rounds}'`);
+    p.rounds = v;
+  }
   if (values.algo !== undefined) {
     const v = values.algo;
     if (v !== 'sha256' && v !== 'sha384' && v !== 'sha512') throw new UsageError(`--algo must be sha256, sha384 or sha512, not '${v}'`);
@@ -416,29 +470,29 @@ export async function main(argv: string[], out: Write, err: Write = out, io: Mai
   if (p.command === undefined) return usage('no command given');
   const tty = io.tty ?? process.stderr.isTTY === true;
 
-  if (p.command === 'call') {
-    if (p.files.length < 2) return usage(`call needs a library and a symbol (rustplug call <lib> <symbol> --sig '(i32,i32)->i32' 1 2)`, 'call');
-    if (p.sig === undefined) return usage(`call needs --sig, the symbol's signature, e.g. --sig '(i32, i32) -> i32'`, 'call');
+  if (p.command === 'call' || p.command === 'bench') {
+    const c = p.command;
+    if (p.files.length < 2) return usage(`${c} needs a library and a symbol (rustplug ${c} <lib> <symbol> --sig '(i32,i32)->i32' 1 2)`, c);
+    if (p.sig === undefined) return usage(`${c} needs --sig, the symbol's signature, e.g. --sig '(i32, i32) -> i32'`, c);
     const [lib, symbol, ...args] = p.files as [string, string, ...string[]];
+    const target = {
+      lib,
+      symbol,
+      sig: p.sig,
+      args,
+      json: p.json,
+      free: p.free,
+      openOptions: {
+        ...(p.libraryPath.length ? { libraryPath: p.libraryPath } : {}),
+        ...(p.allowInsecure ? { allowInsecure: true } : {}),
+        ...(p.integrity !== undefined ? { integrity: p.integrity } : {}),
+      },
+    };
     try {
-      return await runCall(
-        {
-          lib,
-          symbol,
-          sig: p.sig,
-          args,
-          json: p.json,
-          free: p.free,
-          openOptions: {
-            ...(p.libraryPath.length ? { libraryPath: p.libraryPath } : {}),
-            ...(p.allowInsecure ? { allowInsecure: true } : {}),
-            ...(p.integrity !== undefined ? { integrity: p.integrity } : {}),
-          },
-        },
-        { out, err, tty, interrupts: io.interrupts ?? process, drained: io.drained, outputClosed: io.outputClosed },
-      );
+      if (c === 'bench') return await runBench({ ...target, rounds: p.rounds, timeMs: p.timeMs }, { out, err, tty });
+      return await runCall(target, { out, err, tty, interrupts: io.interrupts ?? process, drained: io.drained, outputClosed: io.outputClosed });
     } catch (e) {
-      if (e instanceof CallUsageError) return usage(e.message, 'call');
+      if (e instanceof CallUsageError) return usage(e.message, c);
       reportError(e, err);
       return 2;
     }

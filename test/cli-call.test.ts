@@ -240,7 +240,7 @@ describe('call: errors', () => {
     expect(cli('call', BASIC, 'add', '1', '2')).toMatchObject({ code: 1, err: usage("call needs --sig, the symbol's signature, e.g. --sig '(i32, i32) -> i32'") });
     expect(cli('call', BASIC)).toMatchObject({ code: 1, err: usage("call needs a library and a symbol (rustplug call <lib> <symbol> --sig '(i32,i32)->i32' 1 2)") });
     expect(cli('call', '--algo', 'sha512', BASIC, 'add')).toMatchObject({ code: 1, err: usage('--algo applies to sri') });
-    expect(cli('inspect', '--sig', '()', BASIC)).toMatchObject({ code: 1, err: "rustplug: --sig applies to call\nTry 'rustplug inspect --help'.\n" });
+    expect(cli('inspect', '--sig', '()', BASIC)).toMatchObject({ code: 1, err: "rustplug: --sig applies to call and bench\nTry 'rustplug inspect --help'.\n" });
     expect(cli('call', BASIC, 'version', '--sig', '()->u32', '--free', 'basic_free_string')).toMatchObject({ code: 1, err: usage('--free applies to a string result; this signature returns u32') });
   });
 

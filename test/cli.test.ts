@@ -34,7 +34,7 @@ describe('usage', () => {
     expect(USAGE).toContain('rustplug <command>');
   });
 
-  it.each(['inspect', 'sizes', 'sri', 'call'] as const)('%s --help (and help %s) prints that command\'s help', async (cmd) => {
+  it.each(['inspect', 'sizes', 'sri', 'call', 'bench'] as const)('%s --help (and help %s) prints that command\'s help', async (cmd) => {
     expect(await run(cmd, '--help')).toEqual({ code: 0, out: COMMAND_HELP[cmd], err: '' });
     expect(await run('help', cmd)).toEqual({ code: 0, out: COMMAND_HELP[cmd], err: '' });
     expect(await run(cmd, 'file.so', '-h')).toEqual({ code: 0, out: COMMAND_HELP[cmd], err: '' });
@@ -56,8 +56,8 @@ describe('usage', () => {
     [['sri', '--algo', 'md5', 'x'], "--algo must be sha256, sha384 or sha512, not 'md5'", 'sri '],
     [['inspect', '-L'], '--library-path needs a value', 'inspect '],
     [['inspect', '--library-path'], '--library-path needs a value', 'inspect '],
-    [['sizes', '-L', '/x', 'f'], '--library-path applies to inspect and call', 'sizes '],
-    [['sri', '--json', 'f'], '--json applies to inspect, sizes and call', 'sri '],
+    [['sizes', '-L', '/x', 'f'], '--library-path applies to inspect, call and bench', 'sizes '],
+    [['sri', '--json', 'f'], '--json applies to inspect, sizes, call and bench', 'sri '],
     [['inspect', '--json=yes', 'f'], "option '--json' does not take an argument", 'inspect '],
   ])('%j is a usage error: one line and where to get help, exit 1', async (argv, msg, cmd) => {
     const r = await run(...argv);

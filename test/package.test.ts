@@ -48,7 +48,7 @@ beforeAll(() => {
   app = join(dir, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  // Registry dependencies (koffi, node-gyp-build) come from npm's cache when it has them.
+  // Registry dependencies (koffi, mitata, node-gyp-build) come from npm's cache when it has them.
   const install = npm(['install', '--ignore-scripts', '--prefer-offline', '--no-package-lock', join(dir, packed.filename)], app, 'npm install');
   expect(install.status, `${install.stdout}${install.stderr}`).toBe(0);
 }, 300_000);
@@ -123,6 +123,15 @@ describe('the installed package', () => {
     const r = run(join(app, 'node_modules', '.bin', 'rustplug'), ['sri', PLUGINS.basic], app, 'rustplug sri');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^sha256-[A-Za-z0-9+/]{43}=\n$/);
+  });
+
+  it('rustplug bench runs from node_modules/.bin: mitata comes with the package', () => {
+    const args = ['bench', '--json', '--time', '5', '--rounds', '1', PLUGINS.basic, 'add', '--sig', '(i32,i32)->i32', '1', '2'];
+    const r = run(join(app, 'node_modules', '.bin', 'rustplug'), args, app, 'rustplug bench');
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const report = JSON.parse(r.stdout) as { result: unknown; series: { name: string }[] };
+    expect(report.result).toBe(3);
+    expect(report.series.map((s) => s.name)).toEqual(['rustplug', 'koffi']);
   });
 
   it('TypeScript: a --strict consumer without `as const` type-checks, and wrong calls are errors', () => {
