@@ -34,6 +34,12 @@ export interface CargoBuildOptions {
    * A string is split on whitespace.
    */
   rustflags?: readonly string[] | string;
+  /**
+   * Arguments for the rustc that compiles the crate itself and no other crate of the build
+   * (`cargo rustc --lib … -- <args>`): `['-C', 'prefer-dynamic']` links a Rust dylib against
+   * libstd-<hash>.so without rebuilding its dependencies with the flag, which `rustflags` would.
+   */
+  rustcArgs?: readonly string[];
   /** `--features` (a list, or cargo's comma/space separated string). */
   features?: readonly string[] | string;
   /** `--no-default-features`. */
@@ -282,7 +288,10 @@ export async function cargoBuild(crateDir: string, options: CargoBuildOptions = 
 }
 
 function cargoArgs(manifest: string, o: CargoBuildOptions): string[] {
-  const args = o.crateType === undefined ? ['build', '--lib'] : ['rustc', '--lib', '--crate-type', o.crateType];
+  const rustcArgs = o.rustcArgs ?? [];
+  // Only `cargo rustc` takes a crate type or arguments for the crate's own rustc.
+  const args = o.crateType === undefined && rustcArgs.length === 0 ? ['build', '--lib'] : ['rustc', '--lib'];
+  if (o.crateType !== undefined) args.push('--crate-type', o.crateType);
   args.push('--manifest-path', manifest, '--message-format=json');
   if (o.package !== undefined) args.push('--package', o.package);
   if (o.profile !== undefined) args.push('--profile', o.profile);
@@ -295,6 +304,7 @@ function cargoArgs(manifest: string, o: CargoBuildOptions): string[] {
   if (o.targetDir !== undefined) args.push('--target-dir', resolve(o.targetDir));
   if (o.offline) args.push('--offline');
   if (o.locked) args.push('--locked');
+  if (rustcArgs.length) args.push('--', ...rustcArgs);
   return args;
 }
 

@@ -2,7 +2,7 @@
 // small throwaway crates (no dependencies) in temp dirs.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,6 +81,34 @@ describe('cargoBuild', () => {
     expect(lib.info.kind).toBe('rust-dylib');
     expect(lib.info.needed.some((n) => n.name.startsWith('libstd-'))).toBe(true);
     expect(lib.symbols.add(40, 2)).toBe(42);
+  });
+
+  it("rustcArgs reach the crate's own rustc only; rustflags reach its dependencies too", async () => {
+    // A crate and a path dependency, each telling whether it was compiled with --cfg rp_marker.
+    const dir = tinyCrate('rp_rustc_args');
+    mkdirSync(join(dir, 'dep', 'src'), { recursive: true });
+    writeFileSync(join(dir, 'dep', 'Cargo.toml'), '[package]\nname = "rp_dep"\nversion = "0.1.0"\nedition = "2021"\n');
+    writeFileSync(join(dir, 'dep', 'src', 'lib.rs'), '#![allow(unexpected_cfgs)]\npub fn marked() -> bool { cfg!(rp_marker) }\n');
+    writeFileSync(join(dir, 'Cargo.toml'), `${readFileSync(join(dir, 'Cargo.toml'), 'utf8')}\n[dependencies]\nrp_dep = { path = "dep" }\n`);
+    writeFileSync(
+      join(dir, 'src', 'lib.rs'),
+      '#![allow(unexpected_cfgs)]\n#[no_mangle] pub extern "C" fn own_marked() -> bool { cfg!(rp_marker) }\n#[no_mangle] pub extern "C" fn dep_marked() -> bool { rp_dep::marked() }\n',
+    );
+    const decls = { own_marked: { parameters: [], result: 'bool' }, dep_marked: { parameters: [], result: 'bool' } } as const;
+
+    const own = await cargoBuild(dir, { rustcArgs: ['--cfg', 'rp_marker'] });
+    expect(own.command.slice(1, 3)).toEqual(['rustc', '--lib']);
+    expect(own.command.slice(-3)).toEqual(['--', '--cfg', 'rp_marker']);
+    {
+      using lib = open(own.library!, decls);
+      expect([lib.symbols.own_marked(), lib.symbols.dep_marked()]).toEqual([true, false]);
+    }
+    // Another target dir: the same file name rebuilt in place would be the one already loaded.
+    const targetDir = tempDir('rustplug-cargo-target-');
+    temps.push(targetDir);
+    const all = await cargoBuild(dir, { rustflags: ['--cfg', 'rp_marker'], targetDir });
+    using lib = open(all.library!, decls);
+    expect([lib.symbols.own_marked(), lib.symbols.dep_marked()]).toEqual([true, true]);
   });
 
   it('features', async () => {
