@@ -1,22 +1,26 @@
 #!/usr/bin/env node
-// Builds the native test fixtures in rust-fixtures/ (no npm dependencies).
+// Builds the native test fixtures in rust-fixtures/ and writes rust-fixtures/target/fixtures.json,
+// the map from each fixture's name to the file built, which the tests read (test/helpers/fixtures.ts).
+// No npm dependencies: the Rust builds go through rustplug/cargo, from dist/ (compiled from src/
+// first when stale, with the local typescript).
 //
 //   node scripts/build-fixtures.mjs [--verbose]
 //
 // 1. scripts/install-deps.sh (Debian's librust-tokio-dev for offline crates; cargo and cc present)
-// 2. cargo build --release --offline -p basic -p async-plugin -p mod_static_a -p mod_static_b
-//    -> libbasic.so, libasync_plugin.so, libmod_static_{a,b}.so (the static pair: cdylibs, each
-//    with its own tokio)
-// 3. cargo rustc -p basic-dylib --release --offline -- -C prefer-dynamic -> libbasic_dylib.so
-//    (the flag applies to the final crate only, so nothing else is rebuilt), then a check that it
-//    NEEDs libstd-<hash>.so
-// 4. RUSTFLAGS='-C prefer-dynamic' cargo build -p exports -p mod_a -p mod_b --target <host> into
+// 2. cargoBuild (--release, --offline with Debian's crates) for basic, async-plugin, mod_static_a
+//    and mod_static_b -> libbasic.so, libasync_plugin.so, libmod_static_{a,b}.so (the static
+//    pair: cdylibs, each with its own tokio)
+// 3. basic-dylib with rustcArgs -C prefer-dynamic (cargo rustc -- -C prefer-dynamic: the flag
+//    applies to the final crate only, so nothing else is rebuilt) -> libbasic_dylib.so, then a
+//    check that it NEEDs libstd-<hash>.so
+// 4. exports, mod_a, mod_b with rustflags -C prefer-dynamic and --target <host> into
 //    rust-fixtures/target/shared: Rust dylibs where mod_a and mod_b link libexports.so, which
 //    links libstd-<hash>.so (own target dir, so the flag never invalidates the other builds;
 //    --target keeps it off build scripts and proc macros); mod_features (mod_b's source against
 //    exports with tokio's io-util) the same way into rust-fixtures/target/shared-features
 // 5. cc -shared -fPIC -O2 for rust-fixtures/c/*.c -> rust-fixtures/target/c/*.so, skipped when
 //    the output is newer than its source and this script
+// 6. rust-fixtures/target/fixtures.json: the Rust paths as cargo reported them, the C outputs
 //
 // Cargo decides by itself what is up to date; a run with nothing to do takes well under a second.
 // On failure the compiler's output is printed and the exit code is non-zero.
@@ -25,12 +29,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { freshDist } from './dist.mjs';
 
 const scriptPath = fileURLToPath(import.meta.url);
 const root = join(dirname(scriptPath), '..');
 const fixtures = join(root, 'rust-fixtures');
-const release = join(fixtures, 'target', 'release');
 const cOut = join(fixtures, 'target', 'c');
 const verbose = process.argv.includes('--verbose') || process.argv.includes('-v');
 
@@ -44,8 +49,6 @@ function fail(message, output = '') {
 
 /** Runs a command; returns its output, or exits with it on failure. */
 function run(cmd, args, { cwd = root, env = process.env, what = `${cmd} ${args.join(' ')}` } = {}) {
-  // The cargo calls say --offline for Debian's crates; with crates.io (see "Crates" below) cargo may fetch.
-  if (cmd === 'cargo' && crates === 'crates-io') args = args.filter((a) => a !== '--offline');
   if (verbose) process.stderr.write(`$ ${what}\n`);
   const r = spawnSync(cmd, args, {
     cwd,
@@ -68,11 +71,10 @@ const mtime = (p) => {
   }
 };
 
-function report(path, before) {
+function report(path, fresh) {
   if (!existsSync(path)) fail(`${rel(path)} was not produced`);
-  const { size, mtimeMs } = statSync(path);
-  const state = mtimeMs !== before ? 'built     ' : 'up to date';
-  console.log(`  ${state} ${rel(path)} (${Math.round(size / 1024)} KiB)`);
+  const { size } = statSync(path);
+  console.log(`  ${fresh ? 'up to date' : 'built     '} ${rel(path)} (${Math.round(size / 1024)} KiB)`);
 }
 
 // Crates ----------------------------------------------------------------------------------------
@@ -115,83 +117,94 @@ const crates = (() => {
   if (r.status !== 0) fail('scripts/install-deps.sh failed (see above)');
 }
 
-// 2./3. Rust ------------------------------------------------------------------------------------
+// 2.–4. Rust -------------------------------------------------------------------------------------
+// Through rustplug/cargo (dist/cargo.js, compiled first when src/ is newer): cargo decides what is
+// stale, and each fixture's path is the one cargo reports in its JSON messages.
+try {
+  freshDist('build-fixtures');
+} catch (e) {
+  fail(e.message);
+}
+const { cargoBuild } = await import(pathToFileURL(join(root, 'dist', 'cargo.js')).href);
+
 // Outputs must land in rust-fixtures/target: ignore a target dir or target triple from the env.
 const cargoEnv = { ...process.env };
 for (const k of ['CARGO_TARGET_DIR', 'CARGO_BUILD_TARGET_DIR', 'CARGO_BUILD_TARGET']) delete cargoEnv[k];
+const host = /^host: (\S+)$/m.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout ?? '')?.[1];
+if (!host) fail('rustc -vV did not name the host target');
 
-const rust = {
-  basic: join(release, 'libbasic.so'),
-  asyncPlugin: join(release, 'libasync_plugin.so'),
-  basicDylib: join(release, 'libbasic_dylib.so'),
-  modStaticA: join(release, 'libmod_static_a.so'),
-  modStaticB: join(release, 'libmod_static_b.so'),
-};
-const rustBefore = Object.fromEntries(Object.entries(rust).map(([k, p]) => [k, mtime(p)]));
+const preferDynamic = ['-C', 'prefer-dynamic'];
+// The shared set gets its own target dirs, so the flag never invalidates the other builds, and
+// --target keeps it off build scripts and proc macros.
+const shared = (targetDir) => ({ rustflags: preferDynamic, targetDir: join(fixtures, 'target', targetDir), target: host });
+const rustBuilds = [
+  // cdylibs in target/release; the static pair (mod_static_a/b: mod_a's and mod_b's sources) each
+  // with its own tokio.
+  { crate: 'basic' },
+  { crate: 'async-plugin' },
+  { crate: 'shared/mod_static_a' },
+  { crate: 'shared/mod_static_b' },
+  // The flag applies to the final crate only, so nothing else is rebuilt.
+  { crate: 'basic-dylib', rustcArgs: preferDynamic },
+  // Rust dylibs where mod_a and mod_b link libexports.so, which links libstd-<hash>.so.
+  { crate: 'shared/exports', ...shared('shared') },
+  { crate: 'shared/mod_a', ...shared('shared') },
+  { crate: 'shared/mod_b', ...shared('shared') },
+  // mod_b's source against an exports built with tokio's io-util, in its own target dir (its own
+  // libexports.so there is never used): a module whose manifest differs from the set's.
+  { crate: 'shared/mod_features', ...shared('shared-features') },
+];
 
-if (Object.values(rustBefore).some((t) => t < 0)) {
-  console.log('build-fixtures: cargo build (release) — the first build takes a while');
+/** Fixture name (cargo's target name; the C file's name) → the file built. */
+const built = {};
+const mapPath = join(fixtures, 'target', 'fixtures.json');
+if (!existsSync(mapPath)) console.log('build-fixtures: cargo build (release) — the first build takes a while');
+for (const { crate, ...options } of rustBuilds) {
+  let r;
+  try {
+    r = await cargoBuild(join(fixtures, crate), {
+      release: true,
+      offline: crates === 'debian',
+      env: cargoEnv,
+      onDiagnostic: verbose ? (d) => process.stderr.write(d.rendered) : undefined,
+      ...options,
+    });
+  } catch (e) {
+    fail(e.message);
+  }
+  if (verbose) process.stderr.write(`$ ${options.rustflags ? `RUSTFLAGS='${options.rustflags.join(' ')}' ` : ''}${r.command.join(' ')}\n`);
+  if (!r.library) fail(`cargo reported no shared library for rust-fixtures/${crate}: ${r.files.join(', ')}`);
+  built[r.artifact.name] = r.library;
+  report(r.library, r.artifact.fresh);
 }
-run('cargo', ['build', '--release', '--offline', '-p', 'basic', '-p', 'async-plugin', '-p', 'mod_static_a', '-p', 'mod_static_b'], { cwd: fixtures, env: cargoEnv });
-report(rust.basic, rustBefore.basic);
-report(rust.asyncPlugin, rustBefore.asyncPlugin);
-report(rust.modStaticA, rustBefore.modStaticA);
-report(rust.modStaticB, rustBefore.modStaticB);
-
-run('cargo', ['rustc', '-p', 'basic-dylib', '--release', '--offline', '--', '-C', 'prefer-dynamic'], {
-  cwd: fixtures,
-  env: cargoEnv,
-});
-report(rust.basicDylib, rustBefore.basicDylib);
 
 // The point of libbasic_dylib.so is to be a Rust dylib that needs the toolchain's libstd.
 {
-  const r = spawnSync('readelf', ['-d', rust.basicDylib], { encoding: 'utf8' });
+  const dylib = built.basic_dylib;
+  const r = spawnSync('readelf', ['-d', dylib], { encoding: 'utf8' });
   if (r.error) {
     console.warn(`build-fixtures: readelf not available, skipped the NEEDED libstd check (${r.error.message})`);
   } else if (r.status !== 0) {
-    fail(`readelf -d ${rel(rust.basicDylib)} failed`, `${r.stdout}${r.stderr}`);
+    fail(`readelf -d ${rel(dylib)} failed`, `${r.stdout}${r.stderr}`);
   } else if (!/\(NEEDED\)\s+Shared library: \[libstd-[^\]]+\.so\]/.test(r.stdout)) {
-    fail(`${rel(rust.basicDylib)} does not NEED libstd-*.so (was it built without -C prefer-dynamic?)`, r.stdout);
+    fail(`${rel(dylib)} does not NEED libstd-*.so (was it built without -C prefer-dynamic?)`, r.stdout);
   }
-}
-
-// 4. Shared Rust runtime: exports, mod_a, mod_b ---------------------------------------------------
-{
-  const host = /^host: (\S+)$/m.exec(run('rustc', ['-vV']))?.[1];
-  if (!host) fail('rustc -vV did not name the host target');
-  const sharedOut = join(fixtures, 'target', 'shared', host, 'release');
-  const shared = ['exports', 'mod_a', 'mod_b'].map((c) => join(sharedOut, `lib${c}.so`));
-  const before = shared.map(mtime);
-  run('cargo', ['build', '--release', '--offline', '-p', 'exports', '-p', 'mod_a', '-p', 'mod_b', '--target-dir', join(fixtures, 'target', 'shared'), '--target', host], {
-    cwd: fixtures,
-    env: { ...cargoEnv, RUSTFLAGS: '-C prefer-dynamic' },
-  });
-  shared.forEach((p, i) => report(p, before[i]));
-
-  // mod_b's source against an exports built with tokio's io-util, in its own target dir (its own
-  // libexports.so there is never used): a module whose manifest differs from the set's.
-  const featuresOut = join(fixtures, 'target', 'shared-features', host, 'release', 'libmod_features.so');
-  const featuresBefore = mtime(featuresOut);
-  run('cargo', ['build', '--release', '--offline', '-p', 'mod_features', '--target-dir', join(fixtures, 'target', 'shared-features'), '--target', host], {
-    cwd: fixtures,
-    env: { ...cargoEnv, RUSTFLAGS: '-C prefer-dynamic' },
-  });
-  report(featuresOut, featuresBefore);
 }
 
 // 5. C ------------------------------------------------------------------------------------------
 const cc = process.env.CC || 'cc';
 const cTargets = [
-  { src: join(fixtures, 'c', 'cplugin.c'), out: join(cOut, 'libcplugin.so'), flags: [] },
-  { src: join(fixtures, 'c', 'c_async.c'), out: join(cOut, 'libc_async.so'), flags: ['-pthread'] },
-  { src: join(fixtures, 'c', 'c_hooks.c'), out: join(cOut, 'libc_hooks.so'), flags: [] },
-  { src: join(fixtures, 'c', 'cbench.c'), out: join(cOut, 'libcbench.so'), flags: [] },
-  { src: join(fixtures, 'c', 'cunion.c'), out: join(cOut, 'libcunion.so'), flags: [] },
+  { name: 'cplugin', flags: [] },
+  { name: 'c_async', flags: ['-pthread'] },
+  { name: 'c_hooks', flags: [] },
+  { name: 'cbench', flags: [] },
+  { name: 'cunion', flags: [] },
 ];
 mkdirSync(cOut, { recursive: true });
 const scriptTime = mtime(scriptPath); // flags live here: editing them rebuilds
-for (const { src, out, flags } of cTargets) {
+for (const { name, flags } of cTargets) {
+  const src = join(fixtures, 'c', `${name}.c`);
+  const out = join(cOut, `lib${name}.so`);
   const before = mtime(out);
   if (before < 0 || before < mtime(src) || before < scriptTime) {
     const tmp = `${out}.tmp-${process.pid}`;
@@ -204,5 +217,19 @@ for (const { src, out, flags } of cTargets) {
       rmSync(tmp, { force: true });
     }
   }
-  report(out, before);
+  built[name] = out;
+  report(out, mtime(out) === before);
+}
+
+// 6. The map -------------------------------------------------------------------------------------
+// What the tests read instead of guessing paths under target/ (test/helpers/fixtures.ts). Written
+// whole by a rename, so a test that reads it while another build runs sees one map or the other.
+{
+  const text = `${JSON.stringify(built, null, 2)}\n`;
+  if (!existsSync(mapPath) || readFileSync(mapPath, 'utf8') !== text) {
+    const tmp = `${mapPath}.tmp-${process.pid}`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, mapPath);
+  }
+  console.log(`  fixtures   ${rel(mapPath)}`);
 }
