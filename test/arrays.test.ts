@@ -5,9 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 import { DeclarationError, open, PluginArgumentError, read } from '../src/index.js';
 import { asyncPluginPath } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
-ensureFixtures();
 const XY = { struct: { xy: { array: 'f64', length: 2 } } } as const satisfies { struct: object };
 const lib = open(PLUGINS.basic, {
   sum4: { name: 'sum_bytes', parameters: [{ array: 'u8', length: 4 }, 'usize'], result: 'u64' },

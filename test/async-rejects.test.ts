@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import { open, PluginArgumentError } from '../src/index.js';
 import { asyncPluginPath, rejection, runNode, workersDir } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
 const P = { struct: { x: 'f64', y: 'f64' } } as const;
 const decls = {
@@ -21,7 +21,6 @@ let lib: ReturnType<typeof open<typeof decls>>;
 let s: (typeof lib)['symbols'];
 
 beforeAll(() => {
-  ensureFixtures();
   lib = open(asyncPluginPath, decls);
   s = lib.symbols;
 });
@@ -102,7 +101,7 @@ describe('arguments', () => {
       ['future-growable-sab', { outcome: 'resolved', value: 'echo: hi' }],
       ['future-fixed-buffer', { outcome: 'resolved', value: 'echo: hi' }],
     ];
-    const runs = await Promise.all(cases.map(([name]) => runNode(join(workersDir, 'hostile-args.mjs'), [name], 30_000)));
+    const runs = await Promise.all(cases.map(([name]) => runNode(join(workersDir, 'hostile-args.mjs'), [PLUGINS.basic, asyncPluginPath, name], 30_000)));
     runs.forEach((r, i) => {
       const [name, expected] = cases[i]!;
       expect({ name, signal: r.signal, code: r.code, stderr: r.stderr }).toEqual({ name, signal: null, code: 0, stderr: '' });

@@ -4,9 +4,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { DeclarationError, open, PluginResultError } from '../src/index.js';
-import { ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
-ensureFixtures();
 const lib = open(PLUGINS.cunion, {
   cu_bytes: { parameters: ['u32', { out: 'usize' }], result: { buffer: { lengthFrom: 1 } }, free: 'cu_free_bytes' },
   cu_static: { parameters: ['usize'], result: { buffer: { lengthFrom: 0 } } },

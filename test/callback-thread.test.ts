@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 
 import { runNode, workersDir } from './helpers/async-fixture.js';
+import { PLUGINS } from './helpers/plugins.js';
 
 it('a callback from a plugin thread fails loudly instead of deadlocking; the JS thread\'s calls are unaffected', async () => {
-  const r = await runNode(join(workersDir, 'callback-thread.mjs'), [], 15_000);
+  const r = await runNode(join(workersDir, 'callback-thread.mjs'), [PLUGINS.basic], 15_000);
   expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toEqual({ code: 0, signal: null, stderr: '' });
   const out = JSON.parse(r.stdout) as Record<string, { value?: unknown; error?: Record<string, unknown> }> & { ranOnForeignThread: number };
   expect(out.foreign.error).toMatchObject({

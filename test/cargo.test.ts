@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { CargoBuildError, cargoBuild } from '../src/cargo.js';
 import { PluginError, open } from '../src/index.js';
-import { REPO, ensureFixtures, tempDir } from './helpers/plugins.js';
+import { REPO, tempDir } from './helpers/plugins.js';
 
 const run = promisify(execFile);
 const fixtures = join(REPO, 'rust-fixtures');
@@ -51,7 +51,6 @@ function lockOf(dir: string): [string, string] {
 
 describe('cargoBuild', () => {
   it('returns the cdylib cargo reports for a fixture, and opens', async () => {
-    ensureFixtures();
     const r = await cargoBuild(join(fixtures, 'basic'), { release: true, offline: true });
     expect(r.library).toBe(join(fixtures, 'target', 'release', 'libbasic.so'));
     expect(r.artifact.crateTypes).toEqual(['cdylib']);

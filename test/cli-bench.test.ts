@@ -5,15 +5,16 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { BenchReport } from '../src/cli-bench.js';
 import { main } from '../src/cli.js';
-import { ensureFixtures, FIXTURES_TARGET, PLUGINS, REPO } from './helpers/plugins.js';
+import { FIXTURES } from './helpers/fixtures.js';
+import { PLUGINS, REPO } from './helpers/plugins.js';
 
 const CLI = join(REPO, 'dist', 'cli.js');
 const BASIC = PLUGINS.basic;
-const ASYNC = join(FIXTURES_TARGET, 'release', 'libasync_plugin.so');
+const ASYNC = FIXTURES.async_plugin;
 /** Short runs: the tests look at the shape of the report, not at its figures. */
 const QUICK = ['--time', '5', '--rounds', '2'];
 
@@ -48,10 +49,6 @@ function expectFigures(r: BenchReport, names: string[]): void {
 }
 
 const mitataVersion = (JSON.parse(readFileSync(join(REPO, 'node_modules', 'mitata', 'package.json'), 'utf8')) as { version: string }).version;
-
-beforeAll(() => {
-  ensureFixtures();
-});
 
 describe('bench: sync symbols against raw koffi', () => {
   it('add: rustplug and raw koffi, medians with quartiles, the ratio round by round (--json)', () => {

@@ -5,17 +5,18 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { parseArgument, parseSignature } from '../src/cli-call.js';
 import { COMMAND_HELP, main } from '../src/cli.js';
 import { sriOf } from '../src/integrity.js';
 import { rustSysrootLibDir } from '../src/sysroot.js';
-import { ensureFixtures, FIXTURES_TARGET, PLUGINS, REPO, tempDir } from './helpers/plugins.js';
+import { FIXTURES } from './helpers/fixtures.js';
+import { PLUGINS, REPO, tempDir } from './helpers/plugins.js';
 
 const CLI = join(REPO, 'dist', 'cli.js');
 const BASIC = PLUGINS.basic;
-const ASYNC = join(FIXTURES_TARGET, 'release', 'libasync_plugin.so');
+const ASYNC = FIXTURES.async_plugin;
 
 interface Run {
   code: number | null;
@@ -59,10 +60,6 @@ function cliUntil(argv: string[], ready: RegExp, act: (child: ReturnType<typeof 
 
 /** The CLI's stderr without NODE_DEBUG's lines. */
 const ownLines = (err: string) => err.split('\n').filter((l) => l && !l.startsWith('RUSTPLUG ')).join('\n');
-
-beforeAll(() => {
-  ensureFixtures();
-});
 
 describe('call: synchronous symbols', () => {
   it('add (i32, i32) -> i32, also with negative numbers', () => {

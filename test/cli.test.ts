@@ -8,7 +8,8 @@ import { COMMAND_HELP, humanSize, main, USAGE } from '../src/cli.js';
 import { readElf } from '../src/elf.js';
 import { sriOf } from '../src/integrity.js';
 import { rustSysrootLibDir } from '../src/sysroot.js';
-import { buildCFixtures, rustFixtures, type CFixtures } from './helpers/elf-fixtures.js';
+import { buildCFixtures, type CFixtures } from './helpers/elf-fixtures.js';
+import { PLUGINS } from './helpers/plugins.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -152,7 +153,7 @@ describe('inspect', () => {
 
   it('describes the Rust fixtures', async () => {
     const lib = rustSysrootLibDir()!;
-    const r = await run('inspect', '--json', '-L', lib, rustFixtures.cdylib, rustFixtures.dylib);
+    const r = await run('inspect', '--json', '-L', lib, PLUGINS.basic, PLUGINS.basicDylib);
     expect(r.code).toBe(0);
     const [c, d] = JSON.parse(r.out);
     expect(c.kind).toBe('cdylib');
@@ -162,10 +163,10 @@ describe('inspect', () => {
     expect(std).toMatchObject({ rustDylib: true, kind: 'rust-dylib', libstdHash: std.name.slice(7, -3) });
     expect(d.dependencies[0]).toMatchObject({ rustDylib: true, libstdHash: std.libstdHash });
     // Without -L, libstd comes from the toolchain's sysroot; the tree says so.
-    const tree = (await run('inspect', rustFixtures.dylib)).out;
+    const tree = (await run('inspect', PLUGINS.basicDylib)).out;
     expect(tree).toContain(`├─ ${std.name} => ${join(lib, std.name)} (sysroot, rust dylib, libstd ${std.libstdHash})\n`);
     expect(tree).toMatch(/│ {2}├─ libgcc_s\.so\.1 => \S+ \(loaded\)\n/);
-    expect(c.exports).toEqual(readElf(rustFixtures.cdylib).exports);
+    expect(c.exports).toEqual(readElf(PLUGINS.basic).exports);
   });
 });
 
@@ -191,13 +192,13 @@ describe('sizes', () => {
   });
 
   it('--json, foreign-arch files included, Rust fixtures', async () => {
-    const r = await run('sizes', '--json', fx.aarch64, rustFixtures.cdylib, rustFixtures.dylib);
+    const r = await run('sizes', '--json', fx.aarch64, PLUGINS.basic, PLUGINS.basicDylib);
     expect(r.code).toBe(0);
     const rustcV = execFileSync('rustc', ['-V'], { encoding: 'utf8' }).trim();
     expect(JSON.parse(r.out)).toEqual([
       { file: fx.aarch64, sizeBytes: statSync(fx.aarch64).size, kind: 'c', needed: 1, rustc: null },
-      { file: rustFixtures.cdylib, sizeBytes: statSync(rustFixtures.cdylib).size, kind: 'cdylib', needed: readElf(rustFixtures.cdylib).needed.length, rustc: rustcV },
-      { file: rustFixtures.dylib, sizeBytes: statSync(rustFixtures.dylib).size, kind: 'rust-dylib', needed: readElf(rustFixtures.dylib).needed.length, rustc: rustcV },
+      { file: PLUGINS.basic, sizeBytes: statSync(PLUGINS.basic).size, kind: 'cdylib', needed: readElf(PLUGINS.basic).needed.length, rustc: rustcV },
+      { file: PLUGINS.basicDylib, sizeBytes: statSync(PLUGINS.basicDylib).size, kind: 'rust-dylib', needed: readElf(PLUGINS.basicDylib).needed.length, rustc: rustcV },
     ]);
   });
 });

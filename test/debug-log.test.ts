@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { expect, it } from 'vitest';
 
 import { asyncPluginPath, distIndex } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, REPO } from './helpers/plugins.js';
+import { PLUGINS, REPO } from './helpers/plugins.js';
 
 const script = `
   const { open } = await import(${JSON.stringify(distIndex)});
@@ -33,7 +33,6 @@ const runWith = (nodeDebug: string | undefined) => {
 };
 
 it('NODE_DEBUG=rustplug logs resolution, dlopen flags, bindings, futures with timings and close', () => {
-  ensureFixtures();
   const r = runWith('rustplug');
   expect(r.status, r.stderr).toBe(0);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('RUSTPLUG '));

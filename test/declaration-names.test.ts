@@ -1,14 +1,12 @@
 // Every name a user can choose (symbol keys, exported names, struct fields) either works or is
 // refused with a DeclarationError; unknown keys anywhere in a declaration, open()'s options or a
 // call's options are refused with a did-you-mean; declarations are read once, at open().
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { DeclarationError, open, PluginArgumentError } from '../src/index.js';
 import type { Declarations } from '../src/index.js';
 import { asyncPluginPath, rejection } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
-
-beforeAll(() => ensureFixtures());
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
 const ADD = { parameters: ['i32', 'i32'], result: 'i32' } as const;
 const libs: { close(): void }[] = [];

@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { hostRustTarget, hostTarget, machineName, pluginKind, readElf, readElfHeader } from '../src/elf.js';
 import { PluginArchError, PluginError, PluginFormatError, PluginNotFoundError } from '../src/errors.js';
-import { buildCFixtures, makeTempDir, prng, rustFixtures, type CFixtures } from './helpers/elf-fixtures.js';
-import { thrown } from './helpers/plugins.js';
+import { buildCFixtures, makeTempDir, prng, type CFixtures } from './helpers/elf-fixtures.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
 const LIBZ = '/lib/x86_64-linux-gnu/libz.so.1';
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
@@ -313,7 +313,7 @@ describe('fuzzing', () => {
 
   it.each([
     ['libplain.so (C)', () => fx.plain, 1500],
-    ['libbasic_dylib.so (Rust dylib)', () => rustFixtures.dylib, 500],
+    ['libbasic_dylib.so (Rust dylib)', () => PLUGINS.basicDylib, 500],
   ] as const)('random byte flips and truncations of %s only ever produce PluginErrors', (_name, which, iterations) => {
     const dir = makeTempDir();
     const src = readFileSync(which());
@@ -368,7 +368,7 @@ describe('Rust fixtures', () => {
   })();
 
   it('libbasic.so is a cdylib built by the rustc on PATH', () => {
-    const info = readElf(rustFixtures.cdylib);
+    const info = readElf(PLUGINS.basic);
     expect(info.hasRustcSection).toBe(false);
     expect(pluginKind(info)).toBe('cdylib');
     expect(info.rustc).toBe(rustcV);
@@ -377,13 +377,13 @@ describe('Rust fixtures', () => {
   });
 
   it('libbasic_dylib.so is a Rust dylib that needs libstd-<hash>.so', () => {
-    const info = readElf(rustFixtures.dylib);
+    const info = readElf(PLUGINS.basicDylib);
     expect(info.hasRustcSection).toBe(true);
     expect(info.sections).toContain('.rustc');
     expect(pluginKind(info)).toBe('rust-dylib');
     expect(info.rustc).toBe(rustcV);
     expect(info.needed.filter((n) => /^libstd-[0-9a-f]+\.so$/.test(n))).toHaveLength(1);
     // Same source, same extern "C" exports as the cdylib.
-    expect(info.exports).toEqual(expect.arrayContaining(readElf(rustFixtures.cdylib).exports));
+    expect(info.exports).toEqual(expect.arrayContaining(readElf(PLUGINS.basic).exports));
   });
 });

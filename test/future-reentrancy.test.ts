@@ -12,10 +12,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { AbortError, PluginClosedError, futureStats, open } from '../src/index.js';
 import { addon } from '../src/native.js';
-import { rejection, repoRoot, waitUntil } from './helpers/async-fixture.js';
+import { rejection, waitUntil } from './helpers/async-fixture.js';
+import { FIXTURES } from './helpers/fixtures.js';
 import { PLUGINS, basicDecls } from './helpers/plugins.js';
 
-const hooksPath = join(repoRoot, 'rust-fixtures', 'target', 'c', 'libc_hooks.so');
+const hooksPath = FIXTURES.c_hooks;
 const POLL = 1;
 const PENDING = 2;
 const DROP = 3;

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { futureStats } from '../src/index.js';
-import { QUIET, openAsync, openCAsync, quiesce, rejection, runNode, workersDir, type AsyncLib, type CAsyncLib } from './helpers/async-fixture.js';
+import { QUIET, asyncPluginPath, cAsyncPath, openAsync, openCAsync, quiesce, rejection, runNode, workersDir, type AsyncLib, type CAsyncLib } from './helpers/async-fixture.js';
 
 const script = join(workersDir, 'future-worker.mjs');
 
@@ -43,7 +43,7 @@ interface Started {
 }
 
 function start(mode: string, seed = 1): Started {
-  const worker = new Worker(script, { workerData: { mode, seed } });
+  const worker = new Worker(script, { workerData: { asyncPlugin: asyncPluginPath, cAsync: cAsyncPath, mode, seed } });
   live.add(worker);
   const errors: Error[] = [];
   worker.on('error', (e) => errors.push(e));
@@ -106,7 +106,7 @@ describe('worker_threads', () => {
   });
 
   it('only workers use the addon: it stays mapped after they are gone, for the wakes plugin threads still make', async () => {
-    const r = await runNode(join(workersDir, 'worker-only.mjs'), [], 30_000);
+    const r = await runNode(join(workersDir, 'worker-only.mjs'), [asyncPluginPath], 30_000);
     expect([r.code, r.signal, r.stderr, r.stdout.trim()]).toEqual([0, null, '', 'ok']);
   });
 
@@ -119,7 +119,7 @@ describe('worker_threads', () => {
     ['storm', 4, 2],
     ['tight', 6, 1],
   ])('terminating workers in the middle of a %s: no crash, no waker left, no future left undropped', async (mode, rounds, per) => {
-    const r = await runNode(join(workersDir, 'terminate-storm.mjs'), [mode, String(rounds), String(per)], 30_000);
+    const r = await runNode(join(workersDir, 'terminate-storm.mjs'), [asyncPluginPath, cAsyncPath, mode, String(rounds), String(per)], 30_000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);

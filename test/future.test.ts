@@ -10,6 +10,7 @@ import { AbortError, PluginClosedError, PluginPanicError, futureStats } from '..
 import {
   QUIET,
   U64_MAX,
+  asyncPluginPath,
   fullGc,
   openAsync,
   openCAsync,
@@ -654,7 +655,7 @@ describe('event loop', () => {
   });
 
   it('a ref\'d pending future keeps the process alive until it settles (tokio wake)', async () => {
-    const r = await runNode(child, ['ref-sleep']);
+    const r = await runNode(child, [asyncPluginPath, 'ref-sleep']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(events(r.stdout)).toEqual([
@@ -666,7 +667,7 @@ describe('event loop', () => {
   });
 
   it('a ref\'d pending future keeps the process alive until it settles (std thread wake)', async () => {
-    const r = await runNode(child, ['ref-thread']);
+    const r = await runNode(child, [asyncPluginPath, 'ref-thread']);
     expect(r.code).toBe(0);
     expect(events(r.stdout)).toEqual([
       { event: 'started', loopRefs: 1 },
@@ -677,7 +678,7 @@ describe('event loop', () => {
   });
 
   it('a ref\'d future that never settles keeps the process alive', async () => {
-    const r = await runNode(child, ['ref-never'], 1500);
+    const r = await runNode(child, [asyncPluginPath, 'ref-never'], 1500);
     expect(r.signal).toBe('SIGKILL');
     expect(events(r.stdout)).toEqual([{ event: 'started', loopRefs: 1 }]);
   });
@@ -687,7 +688,7 @@ describe('event loop', () => {
     ['unref-decl', { event: 'started', loopRefs: 0, pending: 1 }],
     ['unref-open', { event: 'started', loopRefs: 0, pending: 2 }],
   ])('%s: unref\'d pending futures let the process exit', async (mode, started) => {
-    const r = await runNode(child, [mode]);
+    const r = await runNode(child, [asyncPluginPath, mode]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(events(r.stdout)).toEqual([started, { event: 'exit', code: 0, pending: started.pending, loopRefs: 0 }]);
@@ -695,7 +696,7 @@ describe('event loop', () => {
   });
 
   it('a call\'s { ref: true } overrides open(..., { ref: false })', async () => {
-    const r = await runNode(child, ['unref-open-ref-call']);
+    const r = await runNode(child, [asyncPluginPath, 'unref-open-ref-call']);
     expect(r.code).toBe(0);
     expect(events(r.stdout)).toEqual([
       { event: 'started', loopRefs: 1, pending: 2 },
@@ -705,13 +706,13 @@ describe('event loop', () => {
   });
 
   it('a declaration\'s ref: true overrides open(..., { ref: false })', async () => {
-    const r = await runNode(child, ['unref-open-ref-decl'], 1500);
+    const r = await runNode(child, [asyncPluginPath, 'unref-open-ref-decl'], 1500);
     expect(r.signal).toBe('SIGKILL');
     expect(events(r.stdout)).toEqual([{ event: 'started', loopRefs: 1, pending: 1 }]);
   });
 
   it('an unref\'d future still settles while the process is alive', async () => {
-    const r = await runNode(child, ['unref-then-ref']);
+    const r = await runNode(child, [asyncPluginPath, 'unref-then-ref']);
     expect(r.code).toBe(0);
     expect(events(r.stdout)).toEqual([
       { event: 'started', loopRefs: 1, pending: 2 },
@@ -722,7 +723,7 @@ describe('event loop', () => {
   });
 
   it('process.exit() with pending futures and live plugin threads exits cleanly', async () => {
-    const r = await runNode(child, ['exit-with-pending']);
+    const r = await runNode(child, [asyncPluginPath, 'exit-with-pending']);
     expect(r.stderr).toBe('');
     expect(r.signal).toBeNull();
     expect(r.code).toBe(3);

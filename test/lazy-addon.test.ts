@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { distIndex } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, REPO, tempDir } from './helpers/plugins.js';
+import { PLUGINS, REPO, tempDir } from './helpers/plugins.js';
 
 let dir: string;
 let broken: string;
 
 beforeAll(() => {
-  ensureFixtures();
   dir = tempDir();
   broken = join(dir, 'rustplug.node');
   writeFileSync(broken, 'not an addon\n');

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspect, open, PluginFormatError, PluginIncompatibleError } from '../src/index.js';
 import { main } from '../src/cli.js';
 import { addon } from '../src/native.js';
-import { cc, ensureFixtures, tempDir, thrown } from './helpers/plugins.js';
+import { cc, tempDir, thrown } from './helpers/plugins.js';
 import { modADecls, modBDecls, SET, sharedDir } from './helpers/shared-set.js';
 
 let dir: string;
@@ -41,7 +41,6 @@ __attribute__((constructor)) static void ran(void) { FILE *f = fopen(${JSON.stri
 const withSet = (patch: Record<string, unknown>) => JSON.stringify({ ...setManifest, plugin: { name: 'stub', version: '0.0.1' }, ...patch });
 
 beforeAll(() => {
-  ensureFixtures();
   dir = tempDir();
   const a = open(SET.modA, modADecls, opts);
   expect(a.info.manifest).not.toBeNull();

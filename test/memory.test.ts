@@ -2,9 +2,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { open, PluginArgumentError, read, view, DeclarationError } from '../src/index.js';
-import { ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
-ensureFixtures();
 const lib = open(PLUGINS.basic, {
   greet_ptr: { name: 'greet', parameters: ['string'], result: 'pointer' },
   basic_free_string: { parameters: ['pointer'], result: 'void' },

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,7 +24,7 @@ import {
 } from '../src/index.js';
 import type { Declarations, Library, SymbolDeclaration } from '../src/index.js';
 import { addon } from '../src/native.js';
-import { cc, copyTo, ensureFixtures, patchedU16Copy, PLUGINS, REPO, tempDir, thrown, truncatedCopy } from './helpers/plugins.js';
+import { cc, copyTo, patchedU16Copy, PLUGINS, tempDir, thrown, truncatedCopy } from './helpers/plugins.js';
 
 const ADD = { add: { parameters: ['i32', 'i32'], result: 'i32' } } as const;
 
@@ -44,7 +44,6 @@ let sysrootLib: string;
 let rustcVersion: string;
 
 beforeAll(() => {
-  ensureFixtures();
   dir = tempDir();
   const w = (name: string, text: string) => writeFileSync(join(dir, name), text);
   w('main.c', 'int main(void) { return 0; }\n');
@@ -95,7 +94,7 @@ describe('files that are not plugins', () => {
   });
 
   it('a directory: ERR_PLUGIN_NOT_A_FILE', () => {
-    const e = pluginError(() => open(join(REPO, 'rust-fixtures', 'target', 'release'), ADD), PluginNotFoundError, 'ERR_PLUGIN_NOT_A_FILE');
+    const e = pluginError(() => open(dirname(PLUGINS.basic), ADD), PluginNotFoundError, 'ERR_PLUGIN_NOT_A_FILE');
     expect(e.message).toMatch(/is a directory/);
     expect(e.message).toContain('libbasic.so'); // lists the .so files in it
   });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { asyncPluginPath } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, REPO, tempDir } from './helpers/plugins.js';
+import { PLUGINS, REPO, tempDir } from './helpers/plugins.js';
 
 let dir: string;
 let app: string;
@@ -34,7 +34,6 @@ function run(cmd: string, args: string[], cwd: string, what: string, env = userE
 const npm = (args: string[], cwd: string, what: string) => run('npm', args, cwd, what);
 
 beforeAll(() => {
-  ensureFixtures();
   dir = tempDir();
   // The prebuild, once per run (skipped when newer than native/; built in a staged copy, so this
   // checkout's build/ that other test files load is never touched).

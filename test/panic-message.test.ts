@@ -5,9 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { open, PluginPanicError } from '../src/index.js';
 import { asyncPluginPath, cAsyncPath } from './helpers/async-fixture.js';
-import { ensureFixtures, rejected } from './helpers/plugins.js';
-
-ensureFixtures();
+import { rejected } from './helpers/plugins.js';
 
 async function panicOf(p: Promise<unknown>): Promise<PluginPanicError> {
   const e = await rejected(p);

@@ -8,12 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { open } from '../src/index.js';
-import { ensureFixtures, PLUGINS, REPO, tempDir } from './helpers/plugins.js';
+import { PLUGINS, REPO, tempDir } from './helpers/plugins.js';
 
 let dir: string;
 
 beforeAll(() => {
-  ensureFixtures();
   // The child imports the package as users do: the compiled dist/.
   execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'pipe' });
   expect(existsSync(join(REPO, 'dist', 'index.js'))).toBe(true);

@@ -23,8 +23,8 @@ import { rustSysrootLibDir, rustToolchain, rustupToolchainFor } from '../src/sys
 import { addon } from '../src/native.js';
 import { inspect } from '../src/inspect.js';
 import { editDistance, suggest } from '../src/suggest.js';
-import { buildCFixtures, cc, copyInto, makeTempDir, rustFixtures, type CFixtures } from './helpers/elf-fixtures.js';
-import { thrown } from './helpers/plugins.js';
+import { buildCFixtures, cc, copyInto, makeTempDir, type CFixtures } from './helpers/elf-fixtures.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
 
 /** preflight, releasing the descriptors it keeps open for the loader. */
@@ -331,39 +331,39 @@ describe('Rust fixtures', () => {
   });
 
   it('detects the kind: cdylib, rust-dylib, c', () => {
-    expect(preflight(rustFixtures.cdylib)).toMatchObject({ kind: 'cdylib', rustc: rustcV });
-    expect(preflight(rustFixtures.dylib, { libraryPath: [libDir!] })).toMatchObject({ kind: 'rust-dylib', rustc: rustcV });
+    expect(preflight(PLUGINS.basic)).toMatchObject({ kind: 'cdylib', rustc: rustcV });
+    expect(preflight(PLUGINS.basicDylib, { libraryPath: [libDir!] })).toMatchObject({ kind: 'rust-dylib', rustc: rustcV });
     expect(preflight(fx.plain).kind).toBe('c');
   });
 
   it('libstd is found in the active toolchain\'s sysroot; with sysroot: false the fix is named', () => {
-    const libstd = libstdOf(rustFixtures.dylib);
-    expect(preflight(rustFixtures.dylib).needed.find((n) => n.name === libstd)).toEqual({ name: libstd, path: join(libDir!, libstd), via: 'sysroot' });
-    expect(preflight(rustFixtures.dylib, { sysroot: rustToolchain().sysroot! }).needed.find((n) => n.name === libstd)?.via).toBe('sysroot');
-    const e = thrown(() => preflight(rustFixtures.dylib, { sysroot: false })) as MissingDependencyError;
+    const libstd = libstdOf(PLUGINS.basicDylib);
+    expect(preflight(PLUGINS.basicDylib).needed.find((n) => n.name === libstd)).toEqual({ name: libstd, path: join(libDir!, libstd), via: 'sysroot' });
+    expect(preflight(PLUGINS.basicDylib, { sysroot: rustToolchain().sysroot! }).needed.find((n) => n.name === libstd)?.via).toBe('sysroot');
+    const e = thrown(() => preflight(PLUGINS.basicDylib, { sysroot: false })) as MissingDependencyError;
     expect(e).toBeInstanceOf(MissingDependencyError);
     expect(e.missing).toEqual([libstd]);
     expect(e.message).toContain(`${libstd}: Rust's standard library as a shared library`);
     expect(e.message).toContain(`the Rust toolchain ${rustcV} has it, but the sysroot option is false: drop that option, or pass { libraryPath: ['${libDir}'] } to open() or set LD_LIBRARY_PATH=${libDir} before starting node`);
     // A sysroot without it: the error names that one.
     const empty = makeTempDir();
-    const e2 = thrown(() => preflight(rustFixtures.dylib, { sysroot: empty })) as MissingDependencyError;
+    const e2 = thrown(() => preflight(PLUGINS.basicDylib, { sysroot: empty })) as MissingDependencyError;
     expect(e2.message).toContain(`no installed Rust toolchain has it (searched ${empty}: ${empty})`);
-    expect(thrown(() => preflight(rustFixtures.dylib, { sysroot: '' }))).toBeInstanceOf(DeclarationError);
+    expect(thrown(() => preflight(PLUGINS.basicDylib, { sysroot: '' }))).toBeInstanceOf(DeclarationError);
   });
 
   it('with libraryPath: [sysroot lib dir] libstd resolves via libraryPath', () => {
-    const libstd = libstdOf(rustFixtures.dylib);
-    const r = preflight(rustFixtures.dylib, { libraryPath: [libDir!] });
+    const libstd = libstdOf(PLUGINS.basicDylib);
+    const r = preflight(PLUGINS.basicDylib, { libraryPath: [libDir!] });
     expect(r.needed.find((n) => n.name === libstd)).toEqual({ name: libstd, path: join(libDir!, libstd), via: 'libraryPath' });
-    expect(inspect(rustFixtures.dylib, { libraryPath: [libDir!] }).needed).toEqual(r.needed);
+    expect(inspect(PLUGINS.basicDylib, { libraryPath: [libDir!] }).needed).toEqual(r.needed);
   });
 
   it('a libstd from another toolchain: install that toolchain or build a cdylib', () => {
-    const libstd = libstdOf(rustFixtures.dylib);
+    const libstd = libstdOf(PLUGINS.basicDylib);
     const fake = libstd.replace(/[0-9a-f]{16}/, '0123456789abcdef');
     expect(fake).not.toBe(libstd);
-    const buf = readFileSync(rustFixtures.dylib);
+    const buf = readFileSync(PLUGINS.basicDylib);
     const at = buf.indexOf(Buffer.from(`${libstd}\0`));
     expect(at).toBeGreaterThan(0);
     buf.write(fake, at, 'latin1');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { open, PluginArgumentError } from '../src/index.js';
 import { asyncPluginPath, runNode, workersDir } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
 const P = { struct: { x: 'f64', y: 'f64' } } as const;
 const decls = {
@@ -29,7 +29,6 @@ let lib: ReturnType<typeof open<typeof decls>>;
 let plugin: ReturnType<typeof open<typeof asyncDecls>>;
 
 beforeAll(() => {
-  ensureFixtures();
   lib = open(PLUGINS.basic, decls);
   plugin = open(asyncPluginPath, asyncDecls);
 });
@@ -124,7 +123,7 @@ describe('getters that change on a second read cannot reach koffi (child process
     ['future-pointer-throw', { outcome: 'resolved', value: 'bigint' }],
   ];
   it.each(cases)('%s', async (name, expected) => {
-    const r = await runNode(join(workersDir, 'hostile-args.mjs'), [name]);
+    const r = await runNode(join(workersDir, 'hostile-args.mjs'), [PLUGINS.basic, asyncPluginPath, name]);
     expect({ signal: r.signal, code: r.code, stderr: r.stderr }).toEqual({ signal: null, code: 0, stderr: '' });
     expect(JSON.parse(r.stdout)).toEqual({ case: name, ...expected });
   }, 20_000); // longer than runNode's kill timer: a hung child is always killed

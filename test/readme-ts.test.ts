@@ -9,7 +9,9 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { readmeBlocks } from './helpers/readme-blocks.js';
-import { ensureFixtures, REPO, tempDir } from './helpers/plugins.js';
+// The examples open the fixtures by relative path: importing the map builds them when missing.
+import './helpers/fixtures.js';
+import { REPO, tempDir } from './helpers/plugins.js';
 
 // A block that is a vitest file ('// file: examples/…' on its first line) is that file, which
 // npm test runs; here it is only checked to be the file, word for word.
@@ -20,7 +22,6 @@ const blocks = all.filter((b) => !FILE_BLOCK.test(b.code));
 let dir: string;
 
 beforeAll(() => {
-  ensureFixtures();
   dir = tempDir();
   // 'rustplug' resolves to this checkout (package.json exports -> dist/), as for an installed copy.
   mkdirSync(join(dir, 'node_modules', '@types'), { recursive: true });

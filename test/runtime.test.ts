@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { DeclarationError, futureStats, open } from '../src/index.js';
 import { rejection, repoRoot, waitUntil } from './helpers/async-fixture.js';
+import { FIXTURES } from './helpers/fixtures.js';
 import { PLUGINS, tempDir } from './helpers/plugins.js';
 
 describe('the task state word', () => {
@@ -25,7 +26,7 @@ describe('the task state word', () => {
 });
 
 describe('waker reference counts', () => {
-  const hooks = open(join(repoRoot, 'rust-fixtures', 'target', 'c', 'libc_hooks.so'), {
+  const hooks = open(FIXTURES.c_hooks, {
     c_clone_leak: { parameters: ['u64'], result: { future: 'u32' } },
     c_clone_drop_all: { parameters: [], result: 'void' },
     c_clone_wake_last: { parameters: [], result: 'void' },

@@ -9,10 +9,10 @@ import { describe, expect, it } from 'vitest';
 
 import { open } from '../src/index.js';
 import { addon } from '../src/native.js';
-import { ensureFixtures, PLUGINS, REPO } from './helpers/plugins.js';
+import { PLUGINS } from './helpers/plugins.js';
+import { SET, sharedDir } from './helpers/shared-set.js';
 
 const host = /^host: (\S+)$/m.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))![1]!;
-const sharedDir = join(REPO, 'rust-fixtures', 'target', 'shared', host, 'release');
 const sysrootLib = join(execFileSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).trim(), 'lib', 'rustlib', host, 'lib');
 const modDecls = (m: 'a' | 'b') =>
   ({
@@ -22,7 +22,6 @@ const modDecls = (m: 'a' | 'b') =>
 
 describe('Rust dylibs', () => {
   it('libbasic_dylib.so opens without options: libstd comes from the active toolchain', () => {
-    ensureFixtures();
     expect(addon.loadedObjects().some((p) => /\/libstd-[0-9a-f]+\.so$/.test(p))).toBe(false);
     const lib = open(PLUGINS.basicDylib, { add: { parameters: ['i32', 'i32'], result: 'i32' } });
     expect(lib.symbols.add(40, 2)).toBe(42);
@@ -36,10 +35,10 @@ describe('Rust dylibs', () => {
   });
 
   it('mod_a and mod_b share libexports.so, which needs libstd: the whole graph loads in dependency order', () => {
-    const a = open(join(sharedDir, 'libmod_a.so'), modDecls('a'), { libraryPath: [sharedDir] });
+    const a = open(SET.modA, modDecls('a'), { libraryPath: [sharedDir] });
     const graph = a.info.dependencies;
     const exportsNode = graph.find((n) => n.name === 'libexports.so')!;
-    expect(exportsNode).toMatchObject({ via: 'libraryPath', path: join(sharedDir, 'libexports.so'), rustDylib: true, alreadyLoaded: false });
+    expect(exportsNode).toMatchObject({ via: 'libraryPath', path: SET.exports, rustDylib: true, alreadyLoaded: false });
     // libexports' own NEEDED libstd is the node the plugin needs too (loaded already by the first test).
     const stdId = graph.findIndex((n) => n.name.startsWith('libstd-'));
     expect(graph[stdId]).toMatchObject({ alreadyLoaded: true, via: 'loaded' });
@@ -47,13 +46,13 @@ describe('Rust dylibs', () => {
     expect(graph[0]!.needed).toEqual(expect.arrayContaining([graph.indexOf(exportsNode), stdId]));
 
     expect(a.symbols.mod_a_bump(5)).toBe(5);
-    const b = open(join(sharedDir, 'libmod_b.so'), modDecls('b'), { libraryPath: [sharedDir] });
+    const b = open(SET.modB, modDecls('b'), { libraryPath: [sharedDir] });
     expect(b.info.dependencies.find((n) => n.name === 'libexports.so')).toMatchObject({ via: 'loaded', alreadyLoaded: true });
     // One copy of the shared state: mod_b continues mod_a's count.
     expect(b.symbols.mod_b_bump(2)).toBe(7);
     expect(a.symbols.mod_a_bump(1)).toBe(8);
     expect(b.symbols.mod_b_counter_address()).toBe(a.symbols.mod_a_counter_address());
-    const exportsLib = open(join(sharedDir, 'libexports.so'), { exports_counter: { parameters: [], result: 'u64' } });
+    const exportsLib = open(SET.exports, { exports_counter: { parameters: [], result: 'u64' } });
     expect(exportsLib.symbols.exports_counter()).toBe(8);
   });
 });

@@ -5,10 +5,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { open, PluginPanicError } from '../src/index.js';
-import { ensureFixtures, rejected } from './helpers/plugins.js';
+import { rejected } from './helpers/plugins.js';
 import { modADecls, modBDecls, SET, sharedDir } from './helpers/shared-set.js';
 
-ensureFixtures();
 const opts = { libraryPath: [sharedDir] };
 
 async function rejection(p: Promise<unknown>): Promise<PluginPanicError> {

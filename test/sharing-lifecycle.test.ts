@@ -7,11 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 
 import { DeclarationError, open, PluginBusyError, PluginClosedError } from '../src/index.js';
-import { ensureFixtures, thrown } from './helpers/plugins.js';
+import { thrown } from './helpers/plugins.js';
 import { asyncDecls, asyncPluginPath } from './helpers/async-fixture.js';
 import { modADecls, modBDecls, SET, sharedDir } from './helpers/shared-set.js';
 
-ensureFixtures();
 const opts = { libraryPath: [sharedDir] };
 const counter = { exports_counter: { parameters: [], result: 'u64' } } as const;
 

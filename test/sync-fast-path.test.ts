@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, PluginClosedError } from '../src/index.js';
 import type { PluginCallback } from '../src/index.js';
 import { distIndex } from './helpers/async-fixture.js';
-import { basicDecls, ensureFixtures, PLUGINS, REPO, thrown } from './helpers/plugins.js';
+import { basicDecls, PLUGINS, REPO, thrown } from './helpers/plugins.js';
 
 const decls = {
   ...basicDecls,
@@ -28,7 +28,6 @@ let s: (typeof lib)['symbols'];
 let raw: ReturnType<typeof koffi.load>;
 
 beforeAll(() => {
-  ensureFixtures();
   lib = open(PLUGINS.basic, decls);
   s = lib.symbols;
   raw = koffi.load(PLUGINS.basic);

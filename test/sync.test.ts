@@ -6,13 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open, PluginArgumentError } from '../src/index.js';
 import type { Library } from '../src/index.js';
 import { fullGc } from './helpers/async-fixture.js';
-import { basicDecls, ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
+import { basicDecls, PLUGINS, thrown } from './helpers/plugins.js';
 
 let lib: Library<typeof basicDecls>;
 let s: Library<typeof basicDecls>['symbols'];
 
 beforeAll(() => {
-  ensureFixtures();
   lib = open(PLUGINS.basic, basicDecls);
   s = lib.symbols;
 });

@@ -7,12 +7,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { asyncPluginPath, runNode } from './helpers/async-fixture.js';
-import { ensureFixtures, PLUGINS, REPO, tempDir } from './helpers/plugins.js';
+import { PLUGINS, REPO, tempDir } from './helpers/plugins.js';
 
 let dir: string;
 
 beforeAll(() => {
-  ensureFixtures();
   // The copies are of the built package (test/global-setup.ts has built dist/ from src/).
   dir = tempDir();
   mkdirSync(join(dir, 'node_modules'));

@@ -4,9 +4,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { DeclarationError, open, PluginArgumentError, read } from '../src/index.js';
-import { ensureFixtures, PLUGINS, thrown } from './helpers/plugins.js';
+import { PLUGINS, thrown } from './helpers/plugins.js';
 
-ensureFixtures();
 const Num = { union: { i: 'i32', f: 'f64' } } as const;
 const Tagged = { struct: { tag: 'u8', num: Num } } as const;
 const lib = open(PLUGINS.cunion, {

@@ -10,11 +10,11 @@ import { setFlagsFromString } from 'node:v8';
 import { open, futureStats } from '../../src/index.js';
 import type { OpenOptions } from '../../src/index.js';
 import { repoRoot } from './elf-fixtures.js';
-import { FIXTURES_TARGET } from './plugins.js';
+import { FIXTURES } from './fixtures.js';
 
 export { repoRoot };
-export const asyncPluginPath = join(FIXTURES_TARGET, 'release', 'libasync_plugin.so');
-export const cAsyncPath = join(FIXTURES_TARGET, 'c', 'libc_async.so');
+export const asyncPluginPath = FIXTURES.async_plugin;
+export const cAsyncPath = FIXTURES.c_async;
 /** dist/index.js, built by test/global-setup.ts; child processes and workers import it. */
 export const distIndex = join(repoRoot, 'dist', 'index.js');
 export const workersDir = join(repoRoot, 'test', 'workers');

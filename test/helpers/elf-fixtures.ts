@@ -9,12 +9,6 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The Rust fixtures built by scripts/build-fixtures.mjs. */
-export const rustFixtures = {
-  cdylib: join(repoRoot, 'rust-fixtures', 'target', 'release', 'libbasic.so'),
-  dylib: join(repoRoot, 'rust-fixtures', 'target', 'release', 'libbasic_dylib.so'),
-};
-
 export function makeTempDir(prefix = 'rustplug-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -1,36 +1,25 @@
-// Paths of the prebuilt fixture plugins (scripts/build-fixtures.mjs), the declarations of
+// The fixture plugins the open/sync/panic tests use (test/helpers/fixtures.ts), the declarations of
 // libbasic's exports, and small file helpers for the open/sync/panic tests.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { FIXTURES } from './fixtures.js';
 
-/**
- * Where the built fixtures are: rust-fixtures/target, or RUSTPLUG_FIXTURES_TARGET (the same
- * layout, release/ and c/; scripts/test-tsan.sh points it at its instrumented builds). The test
- * workers read the variable themselves.
- */
-export const FIXTURES_TARGET = process.env.RUSTPLUG_FIXTURES_TARGET || join(REPO, 'rust-fixtures', 'target');
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const PLUGINS = {
   /** crate-type = ["cdylib"]: std linked in, no Rust NEEDED. */
-  basic: join(FIXTURES_TARGET, 'release', 'libbasic.so'),
+  basic: FIXTURES.basic,
   /** The same source as a Rust dylib built with -C prefer-dynamic: NEEDED libstd-<hash>.so. */
-  basicDylib: join(FIXTURES_TARGET, 'release', 'libbasic_dylib.so'),
+  basicDylib: FIXTURES.basic_dylib,
   /** Plain C: c_add(int, int), c_mul(double, double), c_name(). */
-  cplugin: join(FIXTURES_TARGET, 'c', 'libcplugin.so'),
+  cplugin: FIXTURES.cplugin,
   /** Plain C: unions and { buffer } results (rust-fixtures/c/cunion.c). */
-  cunion: join(FIXTURES_TARGET, 'c', 'libcunion.so'),
+  cunion: FIXTURES.cunion,
 } as const;
-
-/** Builds the fixtures when one is missing (fast no-op when they are up to date). */
-export function ensureFixtures(): void {
-  if (Object.values(PLUGINS).every((p) => existsSync(p))) return;
-  execFileSync(process.execPath, [join(REPO, 'scripts', 'build-fixtures.mjs')], { cwd: REPO, stdio: 'inherit' });
-}
 
 /** A fresh private temp dir (mkdtemp makes it 0700). */
 export function tempDir(prefix = 'rustplug-t-'): string {

@@ -1,23 +1,21 @@
 // The shared-runtime set (rust-fixtures/shared): mod_a and mod_b linking the one copy of tokio
 // and of the kit in libexports.so, and their cdylib twins mod_static_a and mod_static_b.
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 
-import { REPO } from './plugins.js';
-
-export const host = /^host: (\S+)$/m.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))![1]!;
-export const sharedDir = join(REPO, 'rust-fixtures', 'target', 'shared', host, 'release');
-export const releaseDir = join(REPO, 'rust-fixtures', 'target', 'release');
+import { FIXTURES } from './fixtures.js';
 
 export const SET = {
-  exports: join(sharedDir, 'libexports.so'),
-  modA: join(sharedDir, 'libmod_a.so'),
-  modB: join(sharedDir, 'libmod_b.so'),
-  staticA: join(releaseDir, 'libmod_static_a.so'),
-  staticB: join(releaseDir, 'libmod_static_b.so'),
+  exports: FIXTURES.exports,
+  modA: FIXTURES.mod_a,
+  modB: FIXTURES.mod_b,
+  staticA: FIXTURES.mod_static_a,
+  staticB: FIXTURES.mod_static_b,
   /** mod_b's source against an exports built with tokio's io-util (another feature set). */
-  features: join(REPO, 'rust-fixtures', 'target', 'shared-features', host, 'release', 'libmod_features.so'),
+  features: FIXTURES.mod_features,
 } as const;
+
+/** Where cargo put the set: the search path that finds libexports.so for mod_a and mod_b. */
+export const sharedDir = dirname(SET.exports);
 
 export const modADecls = {
   mod_a_bump: { parameters: ['u64'], result: 'u64' },

@@ -1,10 +1,10 @@
 // Child process for test/callback-thread.test.ts: a plugin that calls a JS callback from another
 // thread while the JS thread waits in the call. Unguarded, this deadlocks (the parent kills it).
-//   node test/workers/callback-thread.mjs
+//   node test/workers/callback-thread.mjs <libbasic.so>
 // Prints one JSON line with what each step returned or threw.
 import { open } from '../../dist/index.js';
 
-const lib = open(new URL('../../rust-fixtures/target/release/libbasic.so', import.meta.url).pathname, {
+const lib = open(process.argv[2], {
   call_on_thread: { parameters: [{ function: { parameters: ['i32'], result: 'i32' } }, 'i32'], result: 'i32' },
   apply_twice: { parameters: [{ function: { parameters: ['i32'], result: 'i32' } }, 'i32'], result: 'i32' },
 });

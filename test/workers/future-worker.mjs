@@ -1,11 +1,11 @@
-// Worker thread for test/future-workers.test.ts. workerData: { mode, seed? }.
+// Worker thread for test/future-workers.test.ts. workerData: { asyncPlugin, cAsync (the fixtures'
+// paths), mode, seed? }.
 // Posts { type: 'ready' | 'done', ... } messages; see each mode.
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { AbortError, futureStats, open } from '../../dist/index.js';
 
-const root = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/`;
-const lib = open(`${root}release/libasync_plugin.so`, {
+const lib = open(workerData.asyncPlugin, {
   sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
   sleep_us_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
   sleep_point: { parameters: ['u32', 'f64', 'f64'], result: { future: { struct: { x: 'f64', y: 'f64' } } } },
@@ -18,7 +18,7 @@ const lib = open(`${root}release/libasync_plugin.so`, {
   late_wake: { parameters: ['u32'], result: { future: 'u32' } },
   pending_then_late_wake: { parameters: ['u32'], result: { future: 'u32' } },
 });
-const c = open(`${root}c/libc_async.so`, {
+const c = open(workerData.cAsync, {
   c_sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
 });
 const s = lib.symbols;

@@ -1,20 +1,20 @@
 // Child process for test/read-once.test.ts and test/async-rejects.test.ts: arguments that answer
 // differently on a second read, crash the process if something hands them to koffi twice, or
 // are too big (or too mutable) to be handled in the test runner's own process.
-//   node test/workers/hostile-args.mjs <case>
+//   node test/workers/hostile-args.mjs <libbasic.so> <libasync_plugin.so> <case>
 // Prints one JSON line { case, outcome: 'returned' | 'threw' | 'resolved' | 'rejected', value?, code?, message? }.
 import { open } from '../../dist/index.js';
 
-const release = new URL('../../rust-fixtures/target/release/', import.meta.url).pathname;
+const [basicPath, asyncPluginPath, name] = process.argv.slice(2);
 const P = { struct: { x: 'f64', y: 'f64' } };
-const basic = open(`${release}libbasic.so`, {
+const basic = open(basicPath, {
   point_len: { parameters: [P], result: 'f64' },
   point_norm_ptr: { parameters: [{ pointer: P }], result: 'f64' },
   point_scale_in_place: { parameters: [{ inout: P }, 'f64'], result: 'void' },
   mixed_sum: { parameters: [{ struct: ['u8', 'i32', 'u64', 'f32'] }], result: 'f64' },
   f64_ptr_inc: { parameters: [{ pointer: 'f64' }], result: 'f64' },
 });
-const plugin = open(`${release}libasync_plugin.so`, {
+const plugin = open(asyncPluginPath, {
   point_len_after: { parameters: ['u32', P], result: { future: 'f64' } },
   ready_pointer: { parameters: [{ pointer: P }], result: { future: 'pointer' } },
   ready_u64: { parameters: ['u64'], result: { future: 'u64' } },
@@ -93,7 +93,6 @@ const cases = {
   'future-fixed-buffer': () => plugin.symbols.delayed_buffer(cstringIn('fixed'), 1),
 };
 
-const name = process.argv[2];
 const say = (o) => process.stdout.write(JSON.stringify({ case: name, ...o }) + '\n');
 const report = (e) => ({ code: e?.code ?? null, message: String(e?.message ?? e) });
 try {

@@ -1,9 +1,9 @@
 // Child process for the event-loop tests in test/future.test.ts:
-//   node test/workers/loop-child.mjs <mode>
+//   node test/workers/loop-child.mjs <libasync_plugin.so> <mode>
 // Prints one JSON line per event; the parent checks the lines, the exit code and the timing.
 import { open, futureStats } from '../../dist/index.js';
 
-const plugin = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/release/libasync_plugin.so`;
+const [plugin, mode] = process.argv.slice(2);
 const decls = {
   sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
   thread_sleep_u64: { parameters: ['u32', 'u64'], result: { future: 'u64' } },
@@ -12,7 +12,6 @@ const decls = {
   never_ref: { name: 'never', parameters: [], result: { future: 'void' }, ref: true },
   futures_alive: { parameters: [], result: 'i64' },
 };
-const mode = process.argv[2];
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const stats = () => futureStats();
 process.on('exit', (code) => say({ event: 'exit', code, pending: stats().pending, loopRefs: stats().loopRefs }));

@@ -1,16 +1,15 @@
 // Child process for test/future-workers.test.ts: starts workers that keep thousands of futures in
 // flight (test/workers/future-worker.mjs, mode 'storm' or 'tight'), terminates them mid-flight,
 // waits for the plugins' threads, and prints the process-wide counters as one JSON line.
-//   node test/workers/terminate-storm.mjs <mode> <rounds> <workersPerRound>
+//   node test/workers/terminate-storm.mjs <libasync_plugin.so> <libc_async.so> <mode> <rounds> <workersPerRound>
 // It runs in its own process because a termination can leak one future (see the test).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
 import { futureStats, open } from '../../dist/index.js';
 
-const [mode = 'storm', rounds = '3', perRound = '2'] = process.argv.slice(2);
-const root = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/`;
-const lib = open(`${root}release/libasync_plugin.so`, {
+const [asyncPlugin, cAsync, mode = 'storm', rounds = '3', perRound = '2'] = process.argv.slice(2);
+const lib = open(asyncPlugin, {
   futures_alive: { parameters: [], result: 'i64' },
   wakers_alive: { parameters: [], result: 'i64' },
   threads_alive: { parameters: [], result: 'i64' },
@@ -21,7 +20,7 @@ const errors = [];
 let terminations = 0;
 for (let r = 0; r < Number(rounds); r++) {
   const ws = Array.from({ length: Number(perRound) }, (_, k) => {
-    const w = new Worker(script, { workerData: { mode, seed: r * 100 + k + 1 } });
+    const w = new Worker(script, { workerData: { asyncPlugin, cAsync, mode, seed: r * 100 + k + 1 } });
     w.on('error', (e) => errors.push(String(e)));
     return w;
   });

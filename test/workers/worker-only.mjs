@@ -3,17 +3,18 @@
 // timers and is terminated; the timers' tasks are cancelled later on plugin threads, which then
 // drop their waker clones: the addon's waker code must still be mapped (Node dlcloses an addon
 // when the last environment that loaded it goes away, unless the addon pins itself).
-import { Worker, isMainThread, parentPort } from 'node:worker_threads';
+//   node test/workers/worker-only.mjs <libasync_plugin.so>
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { open } from '../../dist/index.js';
 
-const path = `${process.env.RUSTPLUG_FIXTURES_TARGET || new URL('../../rust-fixtures/target', import.meta.url).pathname}/release/libasync_plugin.so`;
+const path = isMainThread ? process.argv[2] : workerData.path;
 
 if (isMainThread) {
   for (let i = 0; i < 8; i++) {
     await new Promise((resolve, reject) => {
-      const w = new Worker(new URL(import.meta.url));
+      const w = new Worker(new URL(import.meta.url), { workerData: { path } });
       w.on('message', () => w.terminate());
       w.on('error', reject);
       w.on('exit', resolve);
