@@ -10,21 +10,18 @@
 # alone; nothing is downloaded):
 # 1. build/tsan/rustplug.node: the cmake-js preset `tsan` (CMakePresets.json: -fsanitize=thread)
 #    (scripts/sanitizer-common.sh).
-# 2. build/tsan/target/c/*.so: rust-fixtures/c/*.c with cc -fsanitize=thread.
-# 3. build/tsan/target/release/: the Rust fixtures with rustc's -Zsanitizer=thread (a stable
-#    toolchain allows it under RUSTC_BOOTSTRAP=1). Without it every hand-off of a waker clone
-#    through tokio's or std's atomics is invisible to TSan and each cross-thread wake reads as a
-#    race. rustc's std stays uninstrumented (rebuilding it needs -Zbuild-std and crates that are
-#    not available offline); its generic code (channels, Arc, atomics) is compiled into the
-#    fixtures and is instrumented. rustc's newer LLVM calls __tsan_memcpy/memmove/memset, which
-#    gcc 12's libtsan lacks: scripts/tsan/mem-shim.c provides them.
-# 4. vitest runs with LD_PRELOAD=libtsan (node is not instrumented, the runtime must come first),
-#    RUSTPLUG_ADDON pointing src/native.ts at the instrumented addon, and
-#    RUSTPLUG_FIXTURES_TARGET pointing the tests (test/helpers/plugins.ts, test/workers/) at the
-#    instrumented fixtures. Child processes and worker threads inherit all of it. If the kernel's
-#    address-space randomisation leaves TSan no room ("unexpected memory mapping"), everything
-#    runs under `setarch -R` (ASLR off for this process tree only).
-# 5. Reports go to build/tsan/logs/. The run fails when a racing access is made by code in
+# 2. scripts/tsan/build-fixtures.mjs: the C plugins with cc -fsanitize=thread and the Rust
+#    fixtures basic and async-plugin with rustc's -Zsanitizer=thread (through rustplug/cargo) into
+#    build/tsan/target, and build/tsan/fixtures.json, the fixture map with those in place of the
+#    normal builds. rustc's newer LLVM calls __tsan_memcpy/memmove/memset, which gcc 12's libtsan
+#    lacks: scripts/tsan/mem-shim.c provides them.
+# 3. vitest runs with LD_PRELOAD=libtsan (node is not instrumented, the runtime must come first),
+#    RUSTPLUG_ADDON pointing src/native.ts at the instrumented addon, and RUSTPLUG_FIXTURES
+#    pointing the tests (test/helpers/fixtures.ts) at that map; the tests hand its paths to their
+#    child processes and worker threads, which inherit the rest. If the kernel's address-space
+#    randomisation leaves TSan no room ("unexpected memory mapping"), everything runs under
+#    `setarch -R` (ASLR off for this process tree only).
+# 4. Reports go to build/tsan/logs/. The run fails when a racing access is made by code in
 #    native/ or rust-fixtures/c/ (ours); reports about node, V8, tokio or vitest alone are
 #    counted, not fatal.
 #    scripts/tsan/suppressions.txt lists known-benign reports, each with its reason.
@@ -34,8 +31,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 out=build/tsan
 logs=$out/logs
-target=$out/target
-mkdir -p "$out" "$target/c"
+mkdir -p "$out"
 rm -rf "$logs"
 mkdir -p "$logs"
 
@@ -56,22 +52,11 @@ node scripts/build-fixtures.mjs >/dev/null
 # 1. The addon.
 san_build_addon test-tsan "$out/rustplug.node" tsan
 
-# 2. The C plugins, each rebuilt when its source or this script is newer.
-for src in rust-fixtures/c/*.c; do
-  so="$target/c/lib$(basename "${src%.c}").so"
-  if [ ! -f "$so" ] || [ "$src" -nt "$so" ] || [ scripts/test-tsan.sh -nt "$so" ]; then
-    echo "test-tsan: compiling $src into $so"
-    "$cc" -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=thread -pthread -Wall -Wextra -o "$so" "$src"
-  fi
-done
-
-# 3. The Rust fixtures (cargo decides what is stale; the first build takes about half a minute).
-(
-  cd rust-fixtures
-  unset CARGO_BUILD_TARGET CARGO_BUILD_TARGET_DIR
-  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer -Cforce-frame-pointers=yes" \
-    CARGO_TARGET_DIR="$root/$target" cargo build --quiet --release --offline -p basic -p async-plugin
-) || { echo "test-tsan: cargo build with -Zsanitizer=thread failed (see above)" >&2; exit 1; }
+# 2. The instrumented fixtures and their map (the one line it prints on stdout).
+map=$(node scripts/tsan/build-fixtures.mjs "$out")
+[ -f "$map" ] || { echo "test-tsan: scripts/tsan/build-fixtures.mjs wrote no fixture map" >&2; exit 1; }
+rust_libs=()
+mapfile -t rust_libs < <(node -e 'const m = require(process.argv[1]); console.log(`${m.basic}\n${m.async_plugin}`)' "$map")
 
 # rustc's TSan pass must find every entry point it calls in libtsan or in the shim.
 shim=$out/libtsan-mem-shim.so
@@ -79,7 +64,7 @@ if [ ! -f "$shim" ] || [ scripts/tsan/mem-shim.c -nt "$shim" ]; then
   "$cc" -shared -fPIC -O2 -Wall -o "$shim" scripts/tsan/mem-shim.c
 fi
 missing=$(comm -23 \
-  <(nm -D --undefined-only "$target"/release/lib{basic,async_plugin}.so | grep -o '__tsan_[a-z0-9_]*' | sort -u) \
+  <(nm -D --undefined-only "${rust_libs[@]}" | grep -o '__tsan_[a-z0-9_]*' | sort -u) \
   <(nm -D --defined-only "$libtsan" "$shim" | grep -o '__tsan_[a-z0-9_]*' | sort -u))
 if [ -n "$missing" ]; then
   echo "test-tsan: the instrumented Rust fixtures call TSan entry points that $libtsan lacks:" $missing >&2
@@ -88,7 +73,7 @@ if [ -n "$missing" ]; then
 fi
 preload="$libtsan:$root/$shim"
 
-# 4. Can TSan map its shadow memory here? With more address randomisation than gcc 12's runtime
+# 3. Can TSan map its shadow memory here? With more address randomisation than gcc 12's runtime
 #    expects (vm.mmap_rnd_bits = 32, the default of some recent distributions; 28 is fine) it
 #    finds its ranges taken and aborts with "unexpected memory mapping". ASLR off for this
 #    process tree (setarch -R, inherited by every child) avoids that without touching sysctls.
@@ -119,13 +104,13 @@ fi
 # report_signal_unsafe=0: node's own signal handlers call malloc.
 export TSAN_OPTIONS="ignore_noninstrumented_modules=1:halt_on_error=0:exitcode=0:report_signal_unsafe=0:second_deadlock_stack=1:history_size=4:suppressions=$root/scripts/tsan/suppressions.txt:log_path=$root/$logs/tsan"
 export RUSTPLUG_ADDON="$root/$out/rustplug.node"
-export RUSTPLUG_FIXTURES_TARGET="$root/$target"
+export RUSTPLUG_FIXTURES="$map"
 
 # Everything runs several times slower: the default 5 s per test is not enough.
 san_vitest test-tsan "$out/rustplug.node" "${run[@]}" env LD_PRELOAD="$preload" -- --testTimeout=60000 --hookTimeout=60000 "${files[@]}"
 status=$vitest_status
 
-# 5. Reports: one log file per process, reports between lines of '='. A report is ours when one
+# 4. Reports: one log file per process, reports between lines of '='. A report is ours when one
 # of its racing accesses (or, for a mutex or use-after-free report, the operation) is made by code
 # in native/ or rust-fixtures/c/: the innermost frame of that stack outside the TSan runtime (its
 # interceptors: free, memcpy, pthread_*). Deeper frames do not count: every access a plugin makes
