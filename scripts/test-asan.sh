@@ -43,6 +43,10 @@ san_find_headers test-asan
 addon=$out/rustplug.node
 san_build_addon test-asan "$addon" asan
 
+# The fixtures and their map (rust-fixtures/target/fixtures.json), built here rather than by the
+# first sanitized test process that misses them (it would run cargo under LD_PRELOAD=libasan).
+node scripts/build-fixtures.mjs >/dev/null
+
 # dist/ must exist for the child processes and workers (test/global-setup.ts rebuilds it when
 # stale, but it runs inside the sanitized vitest process too; build it here first).
 node node_modules/typescript/bin/tsc -p tsconfig.build.json
