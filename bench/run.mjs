@@ -136,9 +136,11 @@ const log = (m) => console.log(m);
 const out = { date: new Date().toISOString(), machine: '', node: process.version, sync: undefined, async: undefined, memory: undefined, details: [] };
 let failed = false;
 
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
 if (only.includes('compare-sync')) {
-  console.log('\nbench: sync calls, every system in fresh processes');
-  out.sync = runSync({ rounds: quick ? 2 : 5, ms: quick ? 60 : 150, systems, log });
+  console.log(`\nbench: sync calls, every system in fresh processes${hasTaskset ? ', each pinned to CPU 0' : ''}`);
+  out.sync = runSync({ rounds: quick ? 2 : 5, ms: quick ? 60 : 150, systems, log, pin: hasTaskset ? '0' : undefined });
   Object.assign(out.sync.failed, peerProblems);
 }
 if (only.includes('compare-async')) {
@@ -151,7 +153,6 @@ if (only.includes('memory')) {
   out.memory = runMemory({ counts: quick ? [100000] : [100000, 1000000], log });
 }
 
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const details = only.filter((n) => DETAIL.includes(n));
 if (details.length && !hasTaskset) console.warn('bench: taskset (util-linux) is not available: the pinned (1 CPU) runs are skipped');
 const runs = details.flatMap((name) => (PINNED.has(name) && hasTaskset ? [{ name, pin: '0' }, { name }] : [{ name }]));
@@ -241,7 +242,7 @@ function markdown(imgDir) {
       '',
       `![Sync FFI calls, time per call by system](${imgDir}sync.svg)`,
       '',
-      `**Sync calls** (each system in fresh processes, ${out.sync.rounds} interleaved rounds, mitata; cell: time per call · ratio to rustplug):`,
+      `**Sync calls** (each system in fresh processes${out.sync.pinned === undefined ? '' : ` pinned to CPU ${out.sync.pinned} (\`taskset\`: this VM's two vCPUs differ by up to 1.5× per call)`}, ${out.sync.rounds} interleaved rounds, mitata; cell: time per call · ratio to rustplug):`,
       '',
       syncTable(out.sync, 'rust'),
       '',

@@ -43,10 +43,12 @@ export const ASYNC_LABELS = {
   'napi:ping': '`uv_async_send` ping-pong (floor of a wake)',
 };
 
-function runChild(system, suite, ms) {
+function runChild(system, suite, ms, pin) {
   const [cmd, ...args] = SYSTEMS[system].cmd();
   if (!existsSync(cmd)) return { error: `${cmd.replace(`${root}`, '')} is missing (bench/peers/install.mjs did not install it)` };
-  const r = spawnSync(cmd, [...args, system, suite, '--ms', String(ms)], {
+  const argv = [cmd, ...args, system, suite, '--ms', String(ms)];
+  const [exe, ...rest] = pin === undefined ? argv : ['taskset', '-c', pin, ...argv];
+  const r = spawnSync(exe, rest, {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 16 * 1024 * 1024,
@@ -69,7 +71,7 @@ function runChild(system, suite, ms) {
  * Runs `suite` ('sync' | 'async') for `systems` over `rounds` interleaved rounds. Returns
  * { samples: { [system]: [round results] }, versions, runtimes, failed: { [system]: reason } }.
  */
-function rounds(suite, systems, { rounds: n, ms, log }) {
+function rounds(suite, systems, { rounds: n, ms, log, pin }) {
   const samples = Object.fromEntries(systems.map((s) => [s, []]));
   const versions = {};
   const runtimes = {};
@@ -80,7 +82,7 @@ function rounds(suite, systems, { rounds: n, ms, log }) {
     const order = [...live.slice(k), ...live.slice(0, k)];
     const t0 = Date.now();
     for (const system of order) {
-      const out = runChild(system, suite, ms);
+      const out = runChild(system, suite, ms, pin);
       if (out.error) {
         failed[system] = out.error;
         log(`  ${suite} ${system}: failed, left out: ${out.error}`);
@@ -109,8 +111,13 @@ function series(roundsOf, get) {
   return { values, note };
 }
 
-export function runSync({ rounds: n = 5, ms = 150, systems = Object.keys(SYSTEMS), log = console.log } = {}) {
-  const run = rounds('sync', systems, { rounds: n, ms, log });
+/**
+ * `pin`: a CPU list for taskset. Sync calls are single-threaded, and this VM's two vCPUs differ by
+ * up to 1.5× in the time of one call (whichever one a process lands on decides its every figure),
+ * so every system's process runs on the same CPU.
+ */
+export function runSync({ rounds: n = 5, ms = 150, systems = Object.keys(SYSTEMS), log = console.log, pin } = {}) {
+  const run = rounds('sync', systems, { rounds: n, ms, log, pin });
   const rows = [];
   for (const lib of ['rust', 'c']) {
     for (const c of SYNC_CASES) {
@@ -128,7 +135,7 @@ export function runSync({ rounds: n = 5, ms = 150, systems = Object.keys(SYSTEMS
       rows.push({ lib, case: c, label: CASE_LABELS[c], cells });
     }
   }
-  return { rounds: n, msPerCase: ms, systems, rows, versions: run.versions, runtimes: run.runtimes, failed: run.failed };
+  return { rounds: n, msPerCase: ms, pinned: pin, systems, rows, versions: run.versions, runtimes: run.runtimes, failed: run.failed };
 }
 
 export function runAsync({ rounds: n = 3, ms = 150, systems = Object.keys(SYSTEMS).filter((s) => !SYSTEMS[s].async), log = console.log } = {}) {

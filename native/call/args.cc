@@ -56,6 +56,15 @@ bool ToFloat(napi_env env, napi_value v, bool single, double* out) {
 }  // namespace
 
 bool BufferAddress(napi_env env, napi_value v, uint64_t* out) {
+  void* data = nullptr;
+  size_t length = 0;
+  // The common case first, in one call: a TypedArray (a Buffer) fails it with a status, nothing
+  // thrown, when it is anything else. Its data pointer already includes the view's offset.
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) == napi_ok) {
+    *out = reinterpret_cast<uintptr_t>(data);
+    return true;
+  }
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return false;
   if (t == napi_null) {
@@ -63,15 +72,9 @@ bool BufferAddress(napi_env env, napi_value v, uint64_t* out) {
     return true;
   }
   if (t != napi_object) return false;
-  void* data = nullptr;
   bool is = false;
-  size_t length = 0, offset = 0;
-  napi_value ab;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) return false;
-  } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    if (napi_get_dataview_info(env, v, &length, &data, &ab, &offset) != napi_ok) return false;
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, v, &length, &data, nullptr, nullptr) != napi_ok) return false;
   } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
     if (napi_get_arraybuffer_info(env, v, &data, &length) != napi_ok) return false;
   } else {
