@@ -17,15 +17,17 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export function benchAddon() {
   return createRequire(import.meta.url)('./native/build/Release/rustplug_bench.node');
 }
-const release = join(root, 'rust-fixtures', 'target', 'release');
+// Where the fixture build put each library (rust-fixtures/target/fixtures.json), never a guess.
+const builtMap = join(root, 'rust-fixtures', 'target', 'fixtures.json');
+const built = existsSync(builtMap) ? JSON.parse(readFileSync(builtMap, 'utf8')) : {};
 export const fixtures = {
-  basic: join(release, 'libbasic.so'),
-  asyncPlugin: join(release, 'libasync_plugin.so'),
+  basic: built.basic,
+  asyncPlugin: built.async_plugin,
 };
 
 export function requireFixtures() {
-  for (const p of Object.values(fixtures)) {
-    if (!existsSync(p)) throw new Error(`${p} is missing: run \`node scripts/build-fixtures.mjs\` (npm run bench does)`);
+  for (const [name, p] of Object.entries(fixtures)) {
+    if (typeof p !== 'string' || !existsSync(p)) throw new Error(`fixture ${name} is missing from ${builtMap}: run \`node scripts/build-fixtures.mjs\` (npm run bench does)`);
   }
 }
 

@@ -1,15 +1,19 @@
 // What every system calls, with which arguments and what it must return: runtime-agnostic (Node,
 // Deno and Bun import it). The sync list is exported by both libraries under the same names:
 // rust-fixtures/basic (a Rust cdylib) and rust-fixtures/c/cbench.c (plain C).
+// The libraries are where their build reported them (rust-fixtures/target/fixtures.json, written
+// by scripts/build-fixtures.mjs, which `npm run bench` runs first); node:fs is there in all three.
 const path = (rel) => decodeURIComponent(new URL(`../../${rel}`, import.meta.url).pathname);
+const { readFileSync } = await import('node:fs');
+const built = JSON.parse(readFileSync(path('rust-fixtures/target/fixtures.json'), 'utf8'));
 
 export const root = path('');
 export const libraries = {
-  rust: path('rust-fixtures/target/release/libbasic.so'),
-  c: path('rust-fixtures/target/c/libcbench.so'),
+  rust: built.basic,
+  c: built.cbench,
 };
 export const asyncPaths = {
-  asyncPlugin: path('rust-fixtures/target/release/libasync_plugin.so'),
+  asyncPlugin: built.async_plugin,
   basic: libraries.rust,
   benchAddon: path('bench/native/build/Release/rustplug_bench.node'),
 };
