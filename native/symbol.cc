@@ -21,19 +21,11 @@ bool ReadPlan(napi_env env, napi_value v, CallPlan* plan, bool* planned) {
   if (napi_typeof(env, v, &t) != napi_ok) return false;
   *planned = false;
   if (t == napi_null || t == napi_undefined) return true;
-  bool is_array = false;
-  uint32_t n = 0;
-  if (napi_is_array(env, v, &is_array) != napi_ok || !is_array || napi_get_array_length(env, v, &n) != napi_ok) return false;
-  std::vector<ArgClass> classes(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    napi_value e;
-    uint32_t c = 0;
-    if (napi_get_element(env, v, i, &e) != napi_ok || napi_get_value_uint32(env, e, &c) != napi_ok || c >= kArgClassCount) {
-      return false;
-    }
-    classes[i] = static_cast<ArgClass>(c);
-  }
-  *planned = PlanFutureCall(classes.data(), n, plan);
+  std::vector<uint32_t> numbers;
+  if (!ReadSmallInts(env, v, kArgClassCount, &numbers)) return false;
+  std::vector<ArgClass> classes(numbers.size());
+  for (size_t i = 0; i < numbers.size(); ++i) classes[i] = static_cast<ArgClass>(numbers[i]);
+  *planned = PlanFutureCall(classes.data(), classes.size(), plan);
   return true;
 }
 

@@ -155,18 +155,6 @@ void Finalize(napi_env env, void* data, void*) {
   delete s;
 }
 
-bool ReadSmallInts(napi_env env, napi_value v, uint32_t limit, std::vector<uint32_t>* out) {
-  bool is_array = false;
-  uint32_t n = 0;
-  if (napi_is_array(env, v, &is_array) != napi_ok || !is_array || napi_get_array_length(env, v, &n) != napi_ok) return false;
-  out->resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    napi_value e;
-    if (napi_get_element(env, v, i, &e) != napi_ok || napi_get_value_uint32(env, e, &(*out)[i]) != napi_ok || (*out)[i] >= limit) return false;
-  }
-  return true;
-}
-
 napi_value Fail(napi_env env) {
   napi_throw_type_error(env, "ERR_PLUGIN_INVALID_ARG", "rustplug internal: bad syncSymbol() arguments");
   return nullptr;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "../abi/async_ffi.h"
 
@@ -75,6 +76,9 @@ float CallSyncF32(void* fn, const CallFrame& frame) noexcept;
 // Converts already-validated JS arguments into the frame. False on a value of the wrong shape
 // (nothing has been called then).
 bool FillFrame(napi_env env, const CallPlan& plan, const napi_value* args, size_t argc, CallFrame* frame);
+// A JS array of small integers each below `limit` (argument classes and the like, as the JS side
+// sends them); false for anything else.
+bool ReadSmallInts(napi_env env, napi_value v, uint32_t limit, std::vector<uint32_t>* out);
 // The address a buffer argument passes (a TypedArray's or DataView's first byte, an ArrayBuffer's
 // data, 0 for null); false for anything else.
 bool BufferAddress(napi_env env, napi_value v, uint64_t* out);

@@ -66,40 +66,10 @@ const FfiWakerBase* JsFuture::Park(FfiContext* cx) noexcept {
   return old;
 }
 
-template <typename T>
-FfiPoll<JsResult<T>> JsFuture::PollAs(void* self, FfiContext* cx) noexcept {
+template <typename R, typename Ready>
+FfiPoll<R> JsFuture::PollWith(void* self, FfiContext* cx, Ready ready) noexcept {
   auto* f = static_cast<JsFuture*>(self);
-  FfiPoll<JsResult<T>> r{};
-  const FfiWakerBase* old = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(f->mu_);
-    if (!f->settled_) {
-      old = f->Park(cx);
-      r.tag = kPollPending;
-    } else {
-      r.tag = kPollReady;
-      if (f->ok_) {
-        r.value.tag = kJsOk;
-        if constexpr (std::is_floating_point_v<T>) {
-          r.value.v.ok = static_cast<T>(f->num_);
-        } else if constexpr (std::is_pointer_v<T>) {
-          r.value.v.ok = reinterpret_cast<T>(static_cast<uintptr_t>(f->word_));
-        } else {
-          r.value.v.ok = static_cast<T>(f->word_);
-        }
-      } else {
-        r.value.tag = kJsErr;
-        r.value.v.err = f->text_;
-      }
-    }
-  }
-  if (old != nullptr) old->vtable->drop(old);
-  return r;
-}
-
-FfiPoll<JsResultUnit> JsFuture::PollUnit(void* self, FfiContext* cx) noexcept {
-  auto* f = static_cast<JsFuture*>(self);
-  FfiPoll<JsResultUnit> r{};
+  FfiPoll<R> r{};
   const FfiWakerBase* old = nullptr;
   {
     std::lock_guard<std::mutex> lock(f->mu_);
@@ -110,10 +80,28 @@ FfiPoll<JsResultUnit> JsFuture::PollUnit(void* self, FfiContext* cx) noexcept {
       r.tag = kPollReady;
       r.value.tag = f->ok_ ? kJsOk : kJsErr;
       if (!f->ok_) r.value.v.err = f->text_;
+      else ready(f, &r.value);
     }
   }
   if (old != nullptr) old->vtable->drop(old);
   return r;
+}
+
+template <typename T>
+FfiPoll<JsResult<T>> JsFuture::PollAs(void* self, FfiContext* cx) noexcept {
+  return PollWith<JsResult<T>>(self, cx, [](const JsFuture* f, JsResult<T>* v) {
+    if constexpr (std::is_floating_point_v<T>) {
+      v->v.ok = static_cast<T>(f->num_);
+    } else if constexpr (std::is_pointer_v<T>) {
+      v->v.ok = reinterpret_cast<T>(static_cast<uintptr_t>(f->word_));
+    } else {
+      v->v.ok = static_cast<T>(f->word_);
+    }
+  });
+}
+
+FfiPoll<JsResultUnit> JsFuture::PollUnit(void* self, FfiContext* cx) noexcept {
+  return PollWith<JsResultUnit>(self, cx, [](const JsFuture*, JsResultUnit*) {});
 }
 
 void JsFuture::Drop(void* self) noexcept {

@@ -44,6 +44,10 @@ class JsFuture {
   void Settle(bool ok, uint64_t word, double num, char* owned) noexcept;
   // Under mu_: stores a fresh clone of the borrowed waker, returning the one it replaces.
   const FfiWakerBase* Park(FfiContext* cx) noexcept;
+  // One poll for any result type: Pending (parking the waker) or Ready, with `ready(f, &value)`
+  // filling the JsResult under mu_; the replaced waker is dropped after the lock.
+  template <typename R, typename Ready>
+  static FfiPoll<R> PollWith(void* self, FfiContext* cx, Ready ready) noexcept;
 
   std::mutex mu_;
   bool settled_ = false;
